@@ -1,0 +1,49 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --quiet --disable-pip-version-check
+
+.DEFAULT_GOAL := help
+.PHONY: help run test token migrate lint format lock clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --require-hashes -r requirements.lock
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	@$(PIP) install --require-hashes -r requirements-dev.lock
+	@touch $@
+
+run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless NEON_DATABASE_URL is set)
+	@$(PY) scripts/init_env.py
+	$(PY) -m todo_api
+
+test: $(VENV)/.dev  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=60]
+	@$(PY) -m todo_api.token "$(USER)" $(MINUTES)
+
+migrate: $(VENV)/.runtime  ## Apply database migrations
+	$(PY) -m todo_api.migrate
+
+lint: $(VENV)/.dev  ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.dev  ## Format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+lock:  ## Re-pin requirements*.lock from requirements*.in (needs pip-tools)
+	pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements.lock requirements.in
+	pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements-dev.lock requirements-dev.in
+
+clean:  ## Remove the virtualenv and caches (keeps .data/ and .env)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

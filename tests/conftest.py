@@ -1,0 +1,60 @@
+"""Fixtures: a real PostgreSQL (TEST_DATABASE_URL, or an embedded server) and the real app."""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+
+from todo_api.config import Settings, to_psycopg_url
+from todo_api.embedded_db import EmbeddedPostgres
+from todo_api.main import create_app
+
+from .helpers import SECRET
+
+FRONTEND = "http://localhost:3000"
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"better_auth_secret": SECRET, "better_auth_url": FRONTEND, **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
+    """TEST_DATABASE_URL when set (CI: the machine's PostgreSQL); otherwise an embedded server."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield to_psycopg_url(url, "TEST_DATABASE_URL")
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, database_url: URL) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

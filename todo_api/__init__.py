@@ -1,0 +1,1 @@
+"""Todo API: a FastAPI backend for Better Auth frontends, storing tasks in PostgreSQL."""

@@ -1,0 +1,76 @@
+"""`python -m todo_api`: run the API, on the embedded PostgreSQL when NEON_DATABASE_URL is unset.
+
+The embedded server belongs to this process, not to the app: it starts before uvicorn and is
+stopped after uvicorn returns, however the server was asked to stop (SIGTERM, Ctrl-C).
+"""
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from sqlalchemy.engine import URL
+
+from .config import ConfigError, Settings
+from .embedded_db import EmbeddedPostgres
+from .logging_config import configure_logging, logging_config
+from .main import create_app
+
+logger = logging.getLogger("todo_api")
+
+
+@contextmanager
+def exit_on_config_error() -> Iterator[None]:
+    """Print a configuration problem as one line and exit, instead of a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        print(f"todo-api: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[URL]:
+    """The database URL to use: NEON_DATABASE_URL, or an embedded server for as long as needed."""
+    external = settings.external_database_url()
+    if external is not None:
+        logger.info("using the database from NEON_DATABASE_URL", extra={"host": external.host})
+        yield external
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception it lets
+    # the `finally` blocks run (stopping the embedded PostgreSQL) instead of killing us on the spot.
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with exit_on_config_error():
+        settings = Settings()
+        configure_logging(settings.log_level)
+        settings.require_secret()
+        settings.external_database_url()  # fail on a bad URL before starting anything
+        with database(settings) as url:
+            app = create_app(settings, url)
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_config=logging_config(settings.log_level),
+                proxy_headers=False,
+                server_header=False,
+                timeout_graceful_shutdown=10,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Bearer-token authentication. Knows about tokens and user ids, nothing about tasks."""

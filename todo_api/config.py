@@ -1,0 +1,90 @@
+"""Configuration, read only from the environment and `.env` (FR-020, SC-010)."""
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Schemes Neon's console and other providers print, all served by psycopg 3.
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unusable; the message is one line, safe to print."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    better_auth_secret: SecretStr | None = None
+    better_auth_url: str = "http://localhost:3000"
+    cors_origins: str = Field(default="", description="Extra allowed origins, comma-separated.")
+
+    neon_database_url: SecretStr | None = None
+    data_dir: Path = Path(".data")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
+    database_pool_timeout: float = Field(default=5.0, gt=0)
+    database_connect_timeout: int = Field(default=5, ge=2)
+    database_pool_recycle: int = Field(default=240, ge=1)
+
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("neon_database_url", "better_auth_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `NEON_DATABASE_URL=` in a .env file means "not set", not "empty URL".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def require_secret(self) -> bytes:
+        """The HS256 key: the secret's raw UTF-8 bytes, as the `jose` npm package signs."""
+        if self.better_auth_secret is None:
+            raise ConfigError(
+                "BETTER_AUTH_SECRET is not set: put the Better Auth secret in the environment or .env"
+            )
+        return self.better_auth_secret.get_secret_value().encode()
+
+    @cached_property
+    def frontend_origin(self) -> str:
+        """`BETTER_AUTH_URL` reduced to its origin (scheme://host[:port]), as browsers send it."""
+        parts = urlsplit(self.better_auth_url.strip())
+        if not parts.scheme or not parts.netloc:
+            raise ConfigError("BETTER_AUTH_URL must be an absolute URL such as http://localhost:3000")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        extra = [origin.strip().rstrip("/") for origin in self.cors_origins.split(",")]
+        return list(dict.fromkeys([self.frontend_origin, *filter(None, extra)]))
+
+    def external_database_url(self) -> URL | None:
+        """`NEON_DATABASE_URL` as a SQLAlchemy URL for psycopg, every query parameter kept."""
+        if self.neon_database_url is None:
+            return None
+        return to_psycopg_url(self.neon_database_url.get_secret_value(), "NEON_DATABASE_URL")
+
+
+def to_psycopg_url(raw_url: str, variable: str) -> URL:
+    """Parse a PostgreSQL URL as printed by Neon and point it at the psycopg 3 driver.
+
+    The error message names the variable but never echoes the URL (it holds a password).
+    """
+    try:
+        url = make_url(raw_url.strip())
+    except ArgumentError:
+        raise ConfigError(f"{variable} is not a valid database URL") from None
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"{variable} must start with postgresql:// or postgres:// (got {url.drivername}://)"
+        )
+    return url.set(drivername="postgresql+psycopg")

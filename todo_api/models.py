@@ -1,0 +1,37 @@
+"""The database schema: one `tasks` table. Migrations in `migrations/` create it."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    false,
+    func,
+)
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 1000
+USER_ID_MAX_LENGTH = 255
+
+metadata = MetaData()
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("user_id", String(USER_ID_MAX_LENGTH), nullable=False),
+    Column("title", String(TITLE_MAX_LENGTH), nullable=False),
+    Column("description", String(DESCRIPTION_MAX_LENGTH), nullable=True),
+    Column("completed", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("char_length(title) >= 1", name="ck_tasks_title_not_empty"),
+    # "This user's tasks in creation order" is an index range scan, never a sort (FR-018).
+    Index("ix_tasks_user_id_id", "user_id", "id"),
+)

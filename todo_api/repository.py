@@ -1,0 +1,69 @@
+"""Task storage. Every query is scoped by owner (FR-013) and is one statement, one round trip."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, literal_column, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .models import tasks
+
+_COLUMNS = (
+    tasks.c.id,
+    tasks.c.user_id,
+    tasks.c.title,
+    tasks.c.description,
+    tasks.c.completed,
+    tasks.c.created_at,
+    tasks.c.updated_at,
+)
+# `updated_at` strictly advances on every change, even for two changes within one clock tick.
+_NEXT_UPDATED_AT = func.greatest(func.clock_timestamp(), tasks.c.updated_at + text("interval '1 microsecond'"))
+
+TaskRow = Row[Any]
+
+
+class TaskRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def list(self, user_id: str) -> list[TaskRow]:
+        query = select(*_COLUMNS).where(tasks.c.user_id == user_id).order_by(tasks.c.id)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def get(self, user_id: str, task_id: int) -> TaskRow | None:
+        query = select(*_COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == task_id)
+        return await self._one(query)
+
+    async def create(self, user_id: str, values: Mapping[str, object]) -> TaskRow:
+        # created_at and updated_at come from the column defaults: one identical now().
+        statement = insert(tasks).values(**values, user_id=user_id).returning(*_COLUMNS)
+        row = await self._one(statement)
+        assert row is not None  # INSERT ... RETURNING always yields the row
+        return row
+
+    async def update(self, user_id: str, task_id: int, values: Mapping[str, object]) -> TaskRow | None:
+        statement = (
+            update(tasks)
+            .where(tasks.c.user_id == user_id, tasks.c.id == task_id)
+            .values(**values, updated_at=_NEXT_UPDATED_AT)
+            .returning(*_COLUMNS)
+        )
+        return await self._one(statement)
+
+    async def toggle_completed(self, user_id: str, task_id: int) -> TaskRow | None:
+        # One atomic statement: concurrent toggles serialise on the row lock, none is lost.
+        return await self.update(user_id, task_id, {"completed": ~tasks.c.completed})
+
+    async def delete(self, user_id: str, task_id: int) -> bool:
+        statement = (
+            delete(tasks)
+            .where(tasks.c.user_id == user_id, tasks.c.id == task_id)
+            .returning(literal_column("1"))
+        )
+        return await self._one(statement) is not None
+
+    async def _one(self, statement: Any) -> TaskRow | None:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(statement)).first()
