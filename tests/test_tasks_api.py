@@ -39,9 +39,9 @@ async def test_create_returns_201_with_the_persisted_task(client: httpx.AsyncCli
     assert task["description"] is None
     assert task["completed"] is False  # FR-012
     assert parse_time(task["created_at"]) == parse_time(task["updated_at"])
-    assert abs(parse_time(task["created_at"]) - datetime.now(parse_time(task["created_at"]).tzinfo)) < timedelta(
-        minutes=1
-    )
+    assert abs(
+        parse_time(task["created_at"]) - datetime.now(parse_time(task["created_at"]).tzinfo)
+    ) < timedelta(minutes=1)
 
     listed = (await client.get(f"/api/{user}/tasks", headers=auth(user))).json()
     assert listed == [task]  # SC-001: visible immediately

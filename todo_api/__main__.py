@@ -46,14 +46,16 @@ def database(settings: Settings) -> Iterator[URL]:
         embedded.stop()
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception it lets
-    # the `finally` blocks run (stopping the embedded PostgreSQL) instead of killing us on the spot.
-    raise SystemExit(128 + signum)
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    # uvicorn re-raises the signal it handled once it has shut down gracefully. As SystemExit
+    # it lets the `finally` blocks run (stopping the embedded PostgreSQL) instead of killing
+    # the process on the spot (SIGTERM) or printing a KeyboardInterrupt trace (Ctrl-C).
+    raise SystemExit(0)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     with exit_on_config_error():
         settings = Settings()
         configure_logging(settings.log_level)

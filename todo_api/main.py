@@ -25,6 +25,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await upgrade_to_head(database_url, settings.database_connect_timeout)
         engine = create_engine(database_url, settings)
+        app.state.engine = engine
         app.state.repository = TaskRepository(engine)
         try:
             yield

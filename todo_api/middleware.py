@@ -27,7 +27,9 @@ class BodySizeLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": TOO_LARGE}, 413, headers={"Connection": "close"})(scope, receive, send)
+            await JSONResponse({"detail": TOO_LARGE}, 413, headers={"Connection": "close"})(
+                scope, receive, send
+            )
             return
 
         received = 0

@@ -3,8 +3,9 @@
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
 from .models import tasks
 
@@ -18,9 +19,11 @@ _COLUMNS = (
     tasks.c.updated_at,
 )
 # `updated_at` strictly advances on every change, even for two changes within one clock tick.
-_NEXT_UPDATED_AT = func.greatest(func.clock_timestamp(), tasks.c.updated_at + text("interval '1 microsecond'"))
+_NEXT_UPDATED_AT = func.greatest(
+    func.clock_timestamp(), tasks.c.updated_at + text("interval '1 microsecond'")
+)
 
-TaskRow = Row[Any]
+TaskRow = Row[*tuple[Any, ...]]
 
 
 class TaskRepository:
@@ -58,12 +61,10 @@ class TaskRepository:
 
     async def delete(self, user_id: str, task_id: int) -> bool:
         statement = (
-            delete(tasks)
-            .where(tasks.c.user_id == user_id, tasks.c.id == task_id)
-            .returning(literal_column("1"))
+            delete(tasks).where(tasks.c.user_id == user_id, tasks.c.id == task_id).returning(tasks.c.id)
         )
         return await self._one(statement) is not None
 
-    async def _one(self, statement: Any) -> TaskRow | None:
+    async def _one(self, statement: Executable) -> TaskRow | None:
         async with self._engine.connect() as conn:
             return (await conn.execute(statement)).first()
