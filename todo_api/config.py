@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     better_auth_secret: SecretStr | None = None
     better_auth_url: str = "http://localhost:3000"
+    better_auth_jwks_url: str | None = None
+    better_auth_issuer: str | None = None
+    better_auth_audience: str | None = None
     cors_origins: str = Field(default="", description="Extra allowed origins, comma-separated.")
 
     neon_database_url: SecretStr | None = None
@@ -40,7 +43,14 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
-    @field_validator("neon_database_url", "better_auth_secret", mode="before")
+    @field_validator(
+        "neon_database_url",
+        "better_auth_secret",
+        "better_auth_jwks_url",
+        "better_auth_issuer",
+        "better_auth_audience",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `NEON_DATABASE_URL=` in a .env file means "not set", not "empty URL".
@@ -61,6 +71,23 @@ class Settings(BaseSettings):
         if not parts.scheme or not parts.netloc:
             raise ConfigError("BETTER_AUTH_URL must be an absolute URL such as http://localhost:3000")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def jwks_url(self) -> str:
+        """Where Better Auth's jwt plugin publishes its keys (`{base URL}/api/auth/jwks`)."""
+        if self.better_auth_jwks_url:
+            return self.better_auth_jwks_url
+        base = self.better_auth_url.strip().rstrip("/")
+        return f"{base}/jwks" if base.endswith("/api/auth") else f"{base}/api/auth/jwks"
+
+    @property
+    def token_issuer(self) -> str:
+        # Better Auth sets `iss` and `aud` to the origin of its base URL.
+        return self.better_auth_issuer or self.frontend_origin
+
+    @property
+    def token_audience(self) -> str:
+        return self.better_auth_audience or self.frontend_origin
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -8,31 +8,32 @@ from fastapi import Depends, HTTPException, Request, Response, Security, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .auth.jwt import TokenError, TokenVerifier
+from .auth.jwt import KeysUnavailable, TokenError, TokenVerifier
 from .repository import TaskRepository
 
 security_log = logging.getLogger("todo_api.security")
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    description="A JWT from Better Auth: HS256 signed with BETTER_AUTH_SECRET, user id in `sub`.",
+    description=(
+        "A JWT from Better Auth: from its jwt plugin (EdDSA, ES256, ES512, RS256, PS256; keys from its"
+        " JWKS) or HS256 signed with BETTER_AUTH_SECRET. The user id is the `sub` claim."
+    ),
 )
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _EXPIRED_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token expired"'}
 
 
-def _refuse(request: Request, reason: str) -> HTTPException:
+def _security_event(request: Request, event: str, **fields: str) -> dict[str, object]:
+    """Fields of a security log line. Never the token: only what, where and from whom."""
     client = request.client.host if request.client else None
+    return {"event": event, **fields, "method": request.method, "path": request.url.path, "client": client}
+
+
+def _refuse(request: Request, reason: str) -> HTTPException:
     security_log.warning(
-        "authentication failed",
-        extra={
-            "event": "auth_failed",
-            "reason": reason,
-            "method": request.method,
-            "path": request.url.path,
-            "client": client,
-        },
+        "authentication failed", extra=_security_event(request, "auth_failed", reason=reason)
     )
     if reason == "expired":
         return HTTPException(status.HTTP_401_UNAUTHORIZED, "Token has expired", _EXPIRED_CHALLENGE)
@@ -41,7 +42,7 @@ def _refuse(request: Request, reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid authentication token", _CHALLENGE)
 
 
-def authenticate(request: Request) -> str:
+async def authenticate(request: Request) -> str:
     """The caller's user id, from a verified bearer token that matches the `{user_id}` in the URL."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
@@ -49,18 +50,20 @@ def authenticate(request: Request) -> str:
         raise _refuse(request, "missing")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        user_id = verifier.verify(token).subject
+        user_id = (await verifier.verify(token)).subject
     except TokenError as error:
         raise _refuse(request, error.reason) from None
+    except KeysUnavailable:
+        # The user's session may be fine; our dependency is not: 503, not 401.
+        security_log.error("cannot verify token", extra=_security_event(request, "jwks_unavailable"))
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Sign-in keys are temporarily unavailable. Please try again shortly.",
+            {"Retry-After": "5"},
+        ) from None
     if request.path_params.get("user_id") != user_id:
         security_log.warning(
-            "access to another user's tasks refused",
-            extra={
-                "event": "forbidden",
-                "method": request.method,
-                "path": request.url.path,
-                "client": request.client.host if request.client else None,
-            },
+            "access to another user's tasks refused", extra=_security_event(request, "forbidden")
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, "You can only access your own tasks")
     return user_id
@@ -78,20 +81,20 @@ class AuthenticatedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def authenticated_handler(request: Request) -> Response:
-            request.state.user_id = authenticate(request)
+            request.state.user_id = await authenticate(request)
             return await handler(request)
 
         return authenticated_handler
 
 
-def current_user_id(
+async def current_user_id(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> str:
     # AuthenticatedRoute has already done the work; `Security(bearer_scheme)` documents the
     # scheme in OpenAPI. On any other route, authenticate here.
     user_id: str | None = getattr(request.state, "user_id", None)
-    return user_id if user_id is not None else authenticate(request)
+    return user_id if user_id is not None else await authenticate(request)
 
 
 def task_repository(request: Request) -> TaskRepository:

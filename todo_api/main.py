@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL
 
+from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import Settings
 from .db import create_engine
@@ -19,7 +20,14 @@ from .routes import tasks
 
 def create_app(settings: Settings, database_url: URL) -> FastAPI:
     """Build the API for one database. The caller decides which (see `__main__`)."""
-    token_verifier = TokenVerifier(settings.require_secret(), settings.jwt_leeway_seconds)
+    jwks = JwksKeySource(settings.jwks_url)
+    token_verifier = TokenVerifier(
+        secret=settings.require_secret(),
+        keys=jwks,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,6 +39,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
             yield
         finally:
             await engine.dispose()
+            await jwks.aclose()
 
     app = FastAPI(
         title="Todo API",

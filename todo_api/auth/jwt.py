@@ -1,13 +1,28 @@
-"""Verify the JWTs a Better Auth frontend sends, and turn each failure into a reason code."""
+"""Verify the JWTs a Better Auth frontend sends, and turn each failure into a reason code.
 
+Two paths, chosen by the token header's `alg`, each with a fixed allowlist:
+- HS256 with `BETTER_AUTH_SECRET` (tokens a frontend signs itself with `jose`);
+- EdDSA, ES256, ES512, RS256, PS256 with Better Auth's published keys (its `jwt` plugin).
+"""
+
+from __future__ import annotations
+
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
+if TYPE_CHECKING:
+    from .jwks import JwksKeySource
+
 HS256 = "HS256"
-# Reject absurd tokens before any base64 or JSON work (a Better Auth token is well under 2 KB).
+# What Better Auth's jwt plugin can sign with, and the JWK key type each needs.
+ASYMMETRIC_ALGORITHMS = {"EdDSA": "OKP", "ES256": "EC", "ES512": "EC", "RS256": "RSA", "PS256": "RSA"}
+# Reject absurd tokens before any base64 or JSON work (a Better Auth token is about 1 KB).
 MAX_TOKEN_BYTES = 8192
 MAX_SUBJECT_LENGTH = 255
+_CACHE_SIZE = 10_000
 
 
 class TokenError(Exception):
@@ -17,15 +32,15 @@ class TokenError(Exception):
         super().__init__(reason)
         self.reason = reason
 
-    @property
-    def expired(self) -> bool:
-        return self.reason == "expired"
+
+class KeysUnavailable(Exception):
+    """The token needs a key from a JWKS that cannot be fetched right now."""
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     subject: str
-    expires_at: int
+    expires_at: float
 
 
 # Most specific first: several PyJWT errors subclass each other.
@@ -41,29 +56,73 @@ _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
 
 
 class TokenVerifier:
-    """HS256 verification with the shared secret's raw UTF-8 bytes (as `jose` signs)."""
-
-    def __init__(self, secret: bytes, leeway_seconds: int) -> None:
+    def __init__(
+        self,
+        *,
+        secret: bytes,
+        keys: JwksKeySource | None,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int,
+    ) -> None:
         self._secret = secret
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
         self._leeway = leeway_seconds
+        # token -> result; a hit is only used before the token's `exp` (see `verify`).
+        self._verified: dict[str, VerifiedToken] = {}
 
-    def verify(self, token: str) -> VerifiedToken:
+    async def verify(self, token: str) -> VerifiedToken:
+        cached = self._verified.get(token)
+        if cached is not None and cached.expires_at > time.time():
+            return cached
+        verified = await self._verify(token)
+        if len(self._verified) >= _CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # evict the oldest entry
+        self._verified[token] = verified
+        return verified
+
+    async def _verify(self, token: str) -> VerifiedToken:
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenError("oversized")
         try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("malformed") from None
+        alg = header.get("alg")
+        key: bytes | jwt.PyJWK
+        if alg == HS256:
+            key = self._secret
+        elif alg in ASYMMETRIC_ALGORITHMS and self._keys is not None:
+            key = await self._keys.key_for(header.get("kid"), alg)
+        else:
+            raise TokenError("alg_not_allowed")
+        try:
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[HS256],  # an allowlist: `none` and every other alg are refused
+                key,
+                algorithms=[alg],
                 leeway=self._leeway,
-                options={"require": ["exp", "sub"], "verify_aud": False},
+                options={"require": ["exp", "sub"], "verify_aud": False, "verify_iss": False},
             )
         except jwt.PyJWTError as error:
             raise TokenError(_reason(error)) from None
+        self._check_issuer_and_audience(claims)
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
             raise TokenError("invalid_subject")
-        return VerifiedToken(subject=subject, expires_at=int(claims["exp"]))
+        return VerifiedToken(subject=subject, expires_at=float(claims["exp"]))
+
+    def _check_issuer_and_audience(self, claims: dict[str, Any]) -> None:
+        # Checked when present: Better Auth always sets both; a frontend's own HS256 token may not.
+        if "iss" in claims and claims["iss"] != self._issuer:
+            raise TokenError("issuer")
+        if "aud" in claims:
+            audience = claims["aud"]
+            audiences = [audience] if isinstance(audience, str) else audience
+            if not isinstance(audiences, list) or self._audience not in audiences:
+                raise TokenError("audience")
 
 
 def _reason(error: jwt.PyJWTError) -> str:

@@ -1,0 +1,116 @@
+"""Better Auth's public keys, fetched asynchronously from its JWKS endpoint and cached.
+
+- A token whose `kid` is cached never waits for the network, even while the JWKS is down.
+- An unknown `kid` (a rotated key) triggers a refetch, at most once per `min_refetch_seconds`;
+  concurrent requests share that one fetch.
+- Keys are refreshed in the background once older than `max_age_seconds`, so a key removed from
+  the JWKS stops being accepted; a failed fetch keeps the keys already known.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import jwt
+
+from .jwt import ASYMMETRIC_ALGORITHMS, KeysUnavailable, TokenError
+
+logger = logging.getLogger("todo_api.security")
+
+_MAX_JWKS_BYTES = 256 * 1024
+# The curve an EC algorithm implies (RFC 7518 §3.4).
+_EC_CURVES = {"ES256": "P-256", "ES512": "P-521"}
+
+
+class JwksKeySource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refetch_seconds: float = 5.0,
+        max_age_seconds: float = 300.0,
+        timeout_seconds: float = 3.0,
+    ) -> None:
+        self.url = url
+        self._min_refetch = min_refetch_seconds
+        self._max_age = max_age_seconds
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        self._jwks: dict[str, dict[str, Any]] = {}
+        self._keys: dict[tuple[str, str], jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")  # last successful fetch
+        self._attempted_at = float("-inf")  # last attempt, successful or not
+        self._last_fetch_failed = False
+        self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
+
+    async def key_for(self, kid: object, alg: str) -> jwt.PyJWK:
+        """The verification key for a token header, or TokenError / KeysUnavailable."""
+        if not isinstance(kid, str) or not kid:
+            raise TokenError("unknown_kid")
+        if kid not in self._jwks:
+            await self._refetch()
+            if kid not in self._jwks:
+                # Our dependency is down, not the user's session: 503 rather than 401.
+                raise KeysUnavailable() if self._last_fetch_failed else TokenError("unknown_kid")
+        elif time.monotonic() - self._fetched_at > self._max_age:
+            self._refresh_in_background()
+        return self._key(kid, alg)
+
+    async def aclose(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+        await self._client.aclose()
+
+    def _key(self, kid: str, alg: str) -> jwt.PyJWK:
+        if (kid, alg) not in self._keys:
+            jwk = self._jwks[kid]
+            # The key must be meant for exactly this algorithm: an EC key never verifies an
+            # EdDSA header, a P-256 key never an ES512 one.
+            if jwk.get("alg", alg) != alg or jwk.get("kty") != ASYMMETRIC_ALGORITHMS[alg]:
+                raise TokenError("key_mismatch")
+            if alg in _EC_CURVES and jwk.get("crv") != _EC_CURVES[alg]:
+                raise TokenError("key_mismatch")
+            try:
+                self._keys[(kid, alg)] = jwt.PyJWK(jwk, algorithm=alg)
+            except jwt.PyJWTError:
+                raise TokenError("key_mismatch") from None
+        return self._keys[(kid, alg)]
+
+    async def _refetch(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._attempted_at < self._min_refetch:
+                return  # someone just fetched (or failed to): use that result
+            self._attempted_at = time.monotonic()
+            try:
+                jwks = await self._fetch()
+            except (httpx.HTTPError, ValueError) as error:
+                self._last_fetch_failed = True
+                logger.warning(
+                    "JWKS fetch failed",
+                    extra={"event": "jwks_unavailable", "url": self.url, "error": type(error).__name__},
+                )
+                return
+            self._jwks = jwks
+            self._keys = {}
+            self._fetched_at = time.monotonic()
+            self._last_fetch_failed = False
+
+    async def _fetch(self) -> dict[str, dict[str, Any]]:
+        response = await self._client.get(self.url, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        if len(response.content) > _MAX_JWKS_BYTES:
+            raise ValueError("JWKS too large")
+        keys = response.json()["keys"]
+        if not isinstance(keys, list):
+            raise ValueError("JWKS without a key list")
+        return {
+            jwk["kid"]: jwk
+            for jwk in keys
+            if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str) and jwk.get("use", "sig") == "sig"
+        }
+
+    def _refresh_in_background(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.create_task(self._refetch())
