@@ -19,11 +19,18 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	@$(PIP) install --require-hashes -r requirements-dev.lock
 	@touch $@
 
+# The real Better Auth (npm) that the auth tests get tokens from; skipped where npm is missing.
+BETTER_AUTH := tests/better_auth/node_modules/.package-lock.json
+$(BETTER_AUTH): tests/better_auth/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/better_auth && npm ci --silent --no-audit --no-fund; \
+	else echo "npm not found: the Better Auth tests will be skipped"; fi
+
 run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless NEON_DATABASE_URL is set)
 	@$(PY) scripts/init_env.py
 	$(PY) -m todo_api
 
-test: $(VENV)/.dev  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
+test: $(VENV)/.dev $(BETTER_AUTH)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=60]

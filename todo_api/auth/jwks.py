@@ -2,7 +2,7 @@
 
 - A token whose `kid` is cached never waits for the network, even while the JWKS is down.
 - An unknown `kid` (a rotated key) triggers a refetch, at most once per `min_refetch_seconds`;
-  concurrent requests share that one fetch.
+  concurrent requests share that one fetch, and a request that comes too soon waits for it.
 - Keys are refreshed in the background once older than `max_age_seconds`, so a key removed from
   the JWKS stops being accepted; a failed fetch keeps the keys already known.
 """
@@ -50,7 +50,7 @@ class JwksKeySource:
         if not isinstance(kid, str) or not kid:
             raise TokenError("unknown_kid")
         if kid not in self._jwks:
-            await self._refetch()
+            await self._refetch(kid)
             if kid not in self._jwks:
                 # Our dependency is down, not the user's session: 503 rather than 401.
                 raise KeysUnavailable() if self._last_fetch_failed else TokenError("unknown_kid")
@@ -78,10 +78,20 @@ class JwksKeySource:
                 raise TokenError("key_mismatch") from None
         return self._keys[(kid, alg)]
 
-    async def _refetch(self) -> None:
+    async def _refetch(self, kid: str | None = None) -> None:
+        """Fetch the JWKS, at most once per `min_refetch_seconds` (one fetch for all waiters).
+
+        Called for an unknown `kid`, it waits for the next allowed fetch rather than failing,
+        so a key rotated moments after the last fetch is accepted on first use, a little late.
+        """
         async with self._lock:
-            if time.monotonic() - self._attempted_at < self._min_refetch:
-                return  # someone just fetched (or failed to): use that result
+            if kid is not None and kid in self._jwks:
+                return  # fetched while we waited for the lock
+            wait = self._attempted_at + self._min_refetch - time.monotonic()
+            if wait > 0:
+                if kid is None:
+                    return
+                await asyncio.sleep(wait)
             self._attempted_at = time.monotonic()
             try:
                 jwks = await self._fetch()
