@@ -5,6 +5,7 @@ stopped after uvicorn returns, however the server was asked to stop (SIGTERM, Ct
 """
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from sqlalchemy.engine import URL
 from .config import ConfigError, Settings
 from .embedded_db import EmbeddedPostgres
 from .logging_config import configure_logging, logging_config
-from .main import create_app
+from .main import DATABASE_URL_VARIABLE
 
 logger = logging.getLogger("todo_api")
 
@@ -62,15 +63,18 @@ def main() -> None:
         settings.require_secret()
         settings.external_database_url()  # fail on a bad URL before starting anything
         with database(settings) as url:
-            app = create_app(settings, url)
+            os.environ[DATABASE_URL_VARIABLE] = url.render_as_string(hide_password=False)
             uvicorn.run(
-                app,
+                "todo_api.main:app_from_environment",
+                factory=True,
+                workers=settings.workers,
                 host=settings.host,
                 port=settings.port,
                 log_config=logging_config(settings.log_level),
                 proxy_headers=False,
                 server_header=False,
-                timeout_graceful_shutdown=10,
+                # On SIGTERM: stop accepting, give in-flight requests this long, then close.
+                timeout_graceful_shutdown=settings.shutdown_timeout,
             )
 
 

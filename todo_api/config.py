@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -39,6 +40,13 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_connect_timeout: int = Field(default=5, ge=2)
     database_pool_recycle: int = Field(default=240, ge=1)
+    # Connections idle longer than this are checked with a ping before use (Neon drops idle ones).
+    database_idle_check: float = Field(default=30.0, ge=0)
+    database_statement_timeout: float = Field(default=15.0, gt=0)
+    # "transaction" for PgBouncer in transaction mode; "auto" detects Neon's `-pooler` hosts.
+    database_pool_mode: Literal["auto", "session", "transaction"] = "auto"
+    workers: int = Field(default=1, ge=1, le=64)
+    shutdown_timeout: int = Field(default=10, ge=1)
 
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -93,6 +101,11 @@ class Settings(BaseSettings):
     def allowed_origins(self) -> list[str]:
         extra = [origin.strip().rstrip("/") for origin in self.cors_origins.split(",")]
         return list(dict.fromkeys([self.frontend_origin, *filter(None, extra)]))
+
+    def behind_transaction_pooler(self, url: URL) -> bool:
+        if self.database_pool_mode == "auto":
+            return "-pooler" in (url.host or "")
+        return self.database_pool_mode == "transaction"
 
     def external_database_url(self) -> URL | None:
         """`NEON_DATABASE_URL` as a SQLAlchemy URL for psycopg, every query parameter kept."""

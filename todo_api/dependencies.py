@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .auth.jwt import KeysUnavailable, TokenError, TokenVerifier
+from .errors import DATABASE_UNAVAILABLE
 from .repository import TaskRepository
 
 security_log = logging.getLogger("todo_api.security")
@@ -98,6 +99,8 @@ async def current_user_id(
 
 
 def task_repository(request: Request) -> TaskRepository:
+    if not request.app.state.schema_ready.is_set():  # started while the database was down
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, {"Retry-After": "5"})
     repository: TaskRepository = request.app.state.repository
     return repository
 

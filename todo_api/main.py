@@ -1,21 +1,57 @@
 """The application factory."""
 
+import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import Settings
-from .db import create_engine
+from .db import create_engine, is_unavailable
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware
 from .migrate import upgrade_to_head
 from .repository import TaskRepository
-from .routes import tasks
+from .routes import health, tasks
+
+logger = logging.getLogger("todo_api")
+
+
+async def _migrate_until_done(
+    url: URL, settings: Settings, done: asyncio.Event, attempted: asyncio.Event
+) -> None:
+    """Apply migrations, retrying with capped exponential backoff while the database is away."""
+    delay = 0.5
+    while True:
+        try:
+            await upgrade_to_head(url, settings.database_connect_timeout)
+        except Exception as error:
+            log = logger.warning if is_unavailable(error) else logger.exception
+            log(
+                "migrations not applied yet; retrying in %.1f s", delay, extra={"error": type(error).__name__}
+            )
+        else:
+            done.set()
+            return
+        finally:
+            attempted.set()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+# How `python -m todo_api` hands the database it chose (maybe an embedded one) to its workers.
+DATABASE_URL_VARIABLE = "TODO_API_DATABASE_URL"
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    return create_app(Settings(), make_url(os.environ[DATABASE_URL_VARIABLE]))
 
 
 def create_app(settings: Settings, database_url: URL) -> FastAPI:
@@ -31,13 +67,20 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await upgrade_to_head(database_url, settings.database_connect_timeout)
         engine = create_engine(database_url, settings)
         app.state.engine = engine
         app.state.repository = TaskRepository(engine)
+        # Start even while the database is down: report not-ready and migrate in the background.
+        app.state.schema_ready = asyncio.Event()
+        first_attempt = asyncio.Event()
+        migrator = asyncio.create_task(
+            _migrate_until_done(database_url, settings, app.state.schema_ready, first_attempt)
+        )
+        await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
             yield
         finally:
+            migrator.cancel()
             await engine.dispose()
             await jwks.aclose()
 
@@ -52,6 +95,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     )
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
+    app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -1,9 +1,10 @@
 """Task storage. Every query is scoped by owner (FR-013) and is one statement, one round trip."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
@@ -30,14 +31,14 @@ class TaskRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def list(self, user_id: str) -> list[TaskRow]:
+    async def list(self, user_id: str) -> Sequence[TaskRow]:
         query = select(*_COLUMNS).where(tasks.c.user_id == user_id).order_by(tasks.c.id)
-        async with self._engine.connect() as conn:
-            return list((await conn.execute(query)).all())
+        return await self._read(query)
 
     async def get(self, user_id: str, task_id: int) -> TaskRow | None:
         query = select(*_COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == task_id)
-        return await self._one(query)
+        rows = await self._read(query)
+        return rows[0] if rows else None
 
     async def create(self, user_id: str, values: Mapping[str, object]) -> TaskRow:
         # created_at and updated_at come from the column defaults: one identical now().
@@ -64,6 +65,20 @@ class TaskRepository:
             delete(tasks).where(tasks.c.user_id == user_id, tasks.c.id == task_id).returning(tasks.c.id)
         )
         return await self._one(statement) is not None
+
+    async def _read(self, query: Executable) -> Sequence[TaskRow]:
+        """Run a read; if its connection turns out dead (a restarted or resumed database), once more.
+
+        Writes are never retried this way: a write whose connection died may have been applied.
+        """
+        try:
+            async with self._engine.connect() as conn:
+                return (await conn.execute(query)).all()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).all()
 
     async def _one(self, statement: Executable) -> TaskRow | None:
         async with self._engine.connect() as conn:

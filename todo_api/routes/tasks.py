@@ -1,5 +1,6 @@
 """`/api/{user_id}/tasks`: the task endpoints. Auth, validation and storage live elsewhere."""
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
@@ -44,7 +45,7 @@ def _found(row: TaskRow | None) -> TaskRow:
 
 
 @router.get("", response_model=list[TaskRead], summary="List my tasks, oldest first")
-async def list_tasks(user_id: CurrentUserId, repository: Tasks) -> list[TaskRow]:
+async def list_tasks(user_id: CurrentUserId, repository: Tasks) -> Sequence[TaskRow]:
     return await repository.list(user_id)
 
 

@@ -1,0 +1,37 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+
+from ..db import is_unavailable, ping
+
+router = APIRouter(tags=["health"])
+
+NOT_READY = {"detail": "The database is not reachable yet"}
+
+
+@router.get("/health", summary="Liveness: the process is serving (no database involved)")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the database answers and the schema is current",
+    responses={
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "description": "Not ready",
+            "content": {"application/json": {"example": NOT_READY}},
+        }
+    },
+)
+async def ready(request: Request) -> JSONResponse:
+    if not request.app.state.schema_ready.is_set():
+        return JSONResponse(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
+    try:
+        await ping(request.app.state.engine)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        return JSONResponse(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
+    return JSONResponse({"status": "ready"})
