@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test token migrate lint format lock clean
+.PHONY: help run test bench token migrate lint format lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,11 @@ run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless
 
 test: $(VENV)/.dev $(BETTER_AUTH)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/latest.md (~2 min)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	$(PY) bench/run.py
 
 token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=60]
 	@$(PY) -m todo_api.token "$(USER)" $(MINUTES)

@@ -1,0 +1,85 @@
+-- wrk script: 50 users' bearer tokens in rotation, a weighted mix of operations.
+-- Env: BENCH_USERS (file, a line per user: "user_id token task_ids spare_task_ids", ids comma-separated),
+--      BENCH_MIX (weights, e.g. "list=70,create=20,get=10"). Run with 2 threads (-t2): deletes split by thread.
+
+local users = {}
+for line in io.lines(os.getenv("BENCH_USERS")) do
+  local id, token, tasks, spare = line:match("^(%S+) (%S+) (%S*) ?(%S*)$")
+  local ids, spares = {}, {}
+  for n in tasks:gmatch("%d+") do ids[#ids + 1] = n end
+  for n in (spare or ""):gmatch("%d+") do spares[#spares + 1] = n end
+  users[#users + 1] = { id = id, auth = "Bearer " .. token, tasks = ids, spare = spares }
+end
+
+local mix, total = {}, 0
+for name, weight in os.getenv("BENCH_MIX"):gmatch("(%a+)=(%d+)") do
+  total = total + tonumber(weight)
+  mix[#mix + 1] = { name = name, upto = total }
+end
+
+local counter = 0
+local body = '{"title":"Benchmark task","description":"created by wrk"}'
+local update = '{"title":"Benchmark task (edited)","completed":true}'
+
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
+end
+
+local function pick(list) return list[math.random(#list)] end
+
+request = function()
+  counter = counter + 1
+  local user = users[counter % #users + 1]
+  local base = "/api/" .. user.id .. "/tasks"
+  local headers = { ["Authorization"] = user.auth }
+  local roll, op = math.random(total), nil
+  for _, entry in ipairs(mix) do
+    if roll <= entry.upto then op = entry.name break end
+  end
+  if op == "list" then
+    return wrk.format("GET", base, headers)
+  elseif op == "get" then
+    return wrk.format("GET", base .. "/" .. pick(user.tasks), headers)
+  elseif op == "toggle" then
+    return wrk.format("PATCH", base .. "/" .. pick(user.tasks) .. "/complete", headers)
+  elseif op == "update" then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("PUT", base .. "/" .. pick(user.tasks), headers, update)
+  elseif op == "delete" then
+    -- Each thread deletes its own share of the user's spare tasks, each exactly once.
+    user.deleted = (user.deleted or 0) + 1
+    local id = user.spare[user.deleted * 2 - 1 + (thread_index or 0)]
+    return wrk.format("DELETE", base .. "/" .. (id or "0"), headers)
+  elseif op == "hello" then
+    return wrk.format("GET", "/hello")
+  else -- create
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", base, headers, body)
+  end
+end
+
+statuses = {} -- global: done() reads each thread's copy
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+local threads = {}
+setup = function(thread)
+  thread:set("thread_index", #threads)
+  threads[#threads + 1] = thread
+end
+
+done = function(summary, latency, requests)
+  local by_status = {}
+  for _, thread in ipairs(threads) do
+    local counts = thread:get("statuses")
+    for status, n in pairs(counts) do by_status[status] = (by_status[status] or 0) + n end
+  end
+  local parts = {}
+  for status, n in pairs(by_status) do parts[#parts + 1] = string.format('"%d":%d', status, n) end
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"errors":%d,"statuses":{%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ",")))
+end

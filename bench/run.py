@@ -1,0 +1,332 @@
+"""`make bench`: load the real service with wrk and report ratios measured in one run.
+
+Starts the service (1 worker) on a PostgreSQL (BENCH_DATABASE_URL, or an embedded one of its own),
+seeds 50 users x 20 tasks, drives each scenario with wrk (50 connections, bounded in time), runs a
+bare FastAPI "hello" under the same server flags as the ceiling, and writes a Markdown table to
+bench/results/. Server CPU per request comes from /proc (via psutil) for the server's process tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy.engine import URL
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from todo_api.config import to_psycopg_url  # noqa: E402
+from todo_api.embedded_db import EmbeddedPostgres  # noqa: E402
+from todo_api.token import issue_token  # noqa: E402
+
+SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
+USERS, TASKS_PER_USER, SPARE_PER_USER = 50, 20, 60
+CONNECTIONS, THREADS = 50, 2
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+SCENARIOS = {
+    "hello (ceiling)": "hello=1",
+    "mixed 70/20/10": "list=70,create=20,get=10",
+    "list only": "list=1",
+    "create only": "create=1",
+    "get one only": "get=1",
+    "full CRUD": "list=40,create=15,get=15,update=10,toggle=10,delete=10",
+}
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    failed: int  # non-2xx responses plus socket errors
+    cpu_ms_per_request: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    process = psutil.Process(pid)
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        with_times = proc.cpu_times()
+        total += with_times.user + with_times.system
+    return total
+
+
+@contextmanager
+def server(args: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[int]:
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{args} exited with {process.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args} did not start")
+            time.sleep(0.1)
+        yield process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wrk(port: int, mix: str, users_file: Path, duration: str, pid: int, name: str) -> Result:
+    env = os.environ | {"BENCH_USERS": str(users_file), "BENCH_MIX": mix}
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s",
+               "-s", str(ROOT / "bench" / "load.lua"), f"http://127.0.0.1:{port}"]  # fmt: skip
+    before = cpu_seconds(pid)
+    output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    cpu = cpu_seconds(pid) - before
+    match = re.search(r"^RESULT (.*)$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    data = json.loads(match.group(1))
+    not_ok = sum(n for status, n in data["statuses"].items() if not 200 <= int(status) < 300)
+    return Result(
+        name=name,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p95_ms=data["p95_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        failed=not_ok + data["errors"],
+        cpu_ms_per_request=cpu * 1000 / max(data["requests"], 1),
+    )
+
+
+@dataclass
+class BenchUser:
+    user_id: str
+    token: str
+    tasks: list[str]
+    spare: list[str]  # only ever deleted, by the full-CRUD mix
+
+
+def write_users(users: list[BenchUser], users_file: Path) -> None:
+    users_file.write_text(
+        "".join(f"{u.user_id} {u.token} {','.join(u.tasks)} {','.join(u.spare)}\n" for u in users)
+    )
+
+
+async def create_tasks(base_url: str, users: list[BenchUser], count: int) -> list[list[str]]:
+    """`count` new tasks for each user, over the API; their ids, per user."""
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=20)
+    ) as http:
+
+        async def for_user(user: BenchUser) -> list[str]:
+            headers = {"Authorization": f"Bearer {user.token}"}
+            ids = []
+            for i in range(count):
+                response = await http.post(
+                    f"/api/{user.user_id}/tasks", json={"title": f"Task {i}"}, headers=headers
+                )
+                response.raise_for_status()
+                ids.append(str(response.json()["id"]))
+            return ids
+
+        return await asyncio.gather(*(for_user(user) for user in users))
+
+
+def large_user_case(base_url: str, pid: int) -> list[str]:
+    """One user with 10 000 tasks: time and memory to list them all, and one page."""
+    user = f"bench-big-{os.getpid()}"
+    headers = {"Authorization": f"Bearer {issue_token(SECRET.encode(), user, minutes=60)}"}
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        asyncio.run(_create_many(base_url, user, headers, [{"title": f"Big {i}"} for i in range(10_000)]))
+        rows = []
+        for label, params in [("all 10 000", {}), ("first page of 50", {"limit": "50"})]:
+            rss_before = psutil.Process(pid).memory_info().rss
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                response = http.get(f"/api/{user}/tasks", params=params, headers=headers)
+                times.append(time.perf_counter() - started)
+            rss_after = psutil.Process(pid).memory_info().rss
+            count = len(response.json())
+            rows.append(
+                f"| {label} | {response.status_code} | {count} | {len(response.content) / 1024:.0f} KiB "
+                f"| {sorted(times)[2] * 1000:.1f} ms | {(rss_after - rss_before) / 2**20:+.1f} MiB |"
+            )
+    return rows
+
+
+async def _create_many(
+    base_url: str, user: str, headers: dict[str, str], bodies: list[dict[str, str]]
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=20)
+    ) as http:
+        semaphore = asyncio.Semaphore(20)
+
+        async def create(body: dict[str, str]) -> None:
+            async with semaphore:
+                (await http.post(f"/api/{user}/tasks", json=body, headers=headers)).raise_for_status()
+
+        await asyncio.gather(*(create(body) for body in bodies))
+
+
+@contextmanager
+def database() -> Iterator[tuple[URL, str]]:
+    if url := os.environ.get("BENCH_DATABASE_URL"):
+        yield to_psycopg_url(url, "BENCH_DATABASE_URL"), "BENCH_DATABASE_URL"
+        return
+    folder = Path(tempfile.mkdtemp(prefix="todo-bench-"))
+    embedded = EmbeddedPostgres(folder)
+    try:
+        yield embedded.start(), "embedded PostgreSQL (unix socket)"
+    finally:
+        embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def average_list_length(base_url: str, users_file: Path) -> float:
+    lengths = []
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        for line in users_file.read_text().splitlines():
+            user, token = line.split()[:2]
+            lengths.append(
+                len(http.get(f"/api/{user}/tasks", headers={"Authorization": f"Bearer {token}"}).json())
+            )
+    return sum(lengths) / len(lengths)
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk is not installed (Debian: apt-get install wrk)")
+    results: list[Result] = []
+    list_lengths: dict[str, float] = {}
+    with database() as (url, database_label), tempfile.TemporaryDirectory() as work:
+        users_file = Path(work) / "users.txt"
+        api_port, hello_port = free_port(), free_port()
+        env = os.environ | {
+            "BETTER_AUTH_SECRET": SECRET,
+            "NEON_DATABASE_URL": url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "PORT": str(api_port),
+            "WORKERS": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+        hello_code = (
+            "import uvicorn; from todo_api.logging_config import logging_config; "
+            f"uvicorn.run('bench.hello:app', host='127.0.0.1', port={hello_port}, "
+            "log_config=logging_config('info'), proxy_headers=False, server_header=False)"
+        )
+        with (
+            server([sys.executable, "-m", "todo_api"], env, api_port, "/ready") as api_pid,
+            server([sys.executable, "-c", hello_code], env, hello_port, "/hello") as hello_pid,
+        ):
+            base_url = f"http://127.0.0.1:{api_port}"
+            print(f"seeding {USERS} users x {TASKS_PER_USER} tasks ...", flush=True)
+            users = [BenchUser(f"bench-{os.getpid()}-{n:02d}", "", [], []) for n in range(USERS)]
+            for user in users:
+                user.token = issue_token(SECRET.encode(), user.user_id, minutes=120)
+            for user, ids in zip(
+                users, asyncio.run(create_tasks(base_url, users, TASKS_PER_USER)), strict=True
+            ):
+                user.tasks = ids
+            write_users(users, users_file)
+            wrk(hello_port, "hello=1", users_file, "3s", hello_pid, "warm-up")
+            wrk(api_port, "list=1", users_file, "3s", api_pid, "warm-up")
+            for name, mix in SCENARIOS.items():
+                is_hello = mix == "hello=1"
+                port, pid = (hello_port, hello_pid) if is_hello else (api_port, api_pid)
+                if "delete" in mix:  # tasks for the deletes to remove, each exactly once
+                    spares = asyncio.run(create_tasks(base_url, users, SPARE_PER_USER))
+                    for user, ids in zip(users, spares, strict=True):
+                        user.spare = ids
+                    write_users(users, users_file)
+                print(f"running {name} for {DURATION} ...", flush=True)
+                results.append(wrk(port, mix, users_file, DURATION, pid, name))
+                if not is_hello:
+                    list_lengths[name] = average_list_length(base_url, users_file)
+            large = large_user_case(base_url, api_pid)
+    report = render(results, list_lengths, large, database_label)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (out / f"{stamp}.md").write_text(report)
+    (out / "latest.md").write_text(report)
+    print(report)
+
+
+def render(
+    results: list[Result], list_lengths: dict[str, float], large: list[str], database_label: str
+) -> str:
+    hello = results[0]
+    lines = [
+        f"# Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"1 uvicorn worker, wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}, {USERS} users rotating bearer "
+        f"tokens, database: {database_label}, {os.cpu_count()} CPUs shared by server, database and wrk.",
+        "",
+        "| scenario | req/s | vs hello | p50 ms | p95 ms | p99 ms | p95 vs hello | non-2xx "
+        "| server CPU ms/req | CPU vs hello | avg list length after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        length = list_lengths.get(r.name)
+        cells = [
+            r.name,
+            f"{r.rps:,.0f}",
+            f"{r.rps / hello.rps:.0%}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p95_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            f"{r.p95_ms / hello.p95_ms:.1f}x",
+            str(r.failed),
+            f"{r.cpu_ms_per_request:.3f}",
+            f"{r.cpu_ms_per_request / hello.cpu_ms_per_request:.1f}x",
+            "" if length is None else f"{length:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "One user with 10 000 tasks (median of 5 requests; memory is the server's RSS change):",
+        "",
+        "| request | status | tasks | body | time | RSS change |",
+        "|---|---:|---:|---:|---:|---:|",
+        *large,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
