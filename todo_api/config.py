@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
 
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_connect_timeout: int = Field(default=5, ge=2)

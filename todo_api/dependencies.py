@@ -98,7 +98,7 @@ async def current_user_id(
     return user_id if user_id is not None else await authenticate(request)
 
 
-def task_repository(request: Request) -> TaskRepository:
+async def task_repository(request: Request) -> TaskRepository:
     if not request.app.state.schema_ready.is_set():  # started while the database was down
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, {"Retry-After": "5"})
     repository: TaskRepository = request.app.state.repository

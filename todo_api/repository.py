@@ -1,85 +1,98 @@
-"""Task storage. Every query is scoped by owner (FR-013) and is one statement, one round trip."""
+"""Task storage: every statement is scoped by owner (FR-013) and is one round trip.
 
-from collections.abc import Mapping, Sequence
+PostgreSQL renders each task (or the whole list) as JSON, in the API's exact shape, so the hot
+path never builds Python objects per row: the text goes straight into the response. The shape
+is documented by `schemas.TaskRead` and pinned by the tests.
+"""
+
+# ruff: noqa: S608  (the SQL below is assembled from this module's constants, never from input)
+
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.expression import Executable
 
-from .models import tasks
-
-_COLUMNS = (
-    tasks.c.id,
-    tasks.c.user_id,
-    tasks.c.title,
-    tasks.c.description,
-    tasks.c.completed,
-    tasks.c.created_at,
-    tasks.c.updated_at,
-)
+# ISO 8601 in UTC with an explicit offset, microseconds always present.
+_UTC = """to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+_TASK_JSON = f"""json_build_object(
+    'id', id, 'user_id', user_id, 'title', title, 'description', description, 'completed', completed,
+    'created_at', {_UTC.format(column="created_at")}, 'updated_at', {_UTC.format(column="updated_at")})"""
+_OWNED = "user_id = %(user_id)s AND id = %(task_id)s"
 # `updated_at` strictly advances on every change, even for two changes within one clock tick.
-_NEXT_UPDATED_AT = func.greatest(
-    func.clock_timestamp(), tasks.c.updated_at + text("interval '1 microsecond'")
-)
+_TOUCH = "updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')"
 
-TaskRow = Row[*tuple[Any, ...]]
+LIST_SQL = (
+    f"SELECT coalesce(json_agg({_TASK_JSON} ORDER BY id), '[]')::text FROM tasks WHERE user_id = %(user_id)s"
+)
+GET_SQL = f"SELECT {_TASK_JSON}::text FROM tasks WHERE {_OWNED}"
+CREATE_SQL = f"""INSERT INTO tasks (user_id, title, description, completed)
+    VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s) RETURNING {_TASK_JSON}::text"""
+# One statement text for every update, so it is prepared once and reused: unsent fields keep
+# their value (NULL `completed` = keep; `set_description` false = keep the description).
+UPDATE_SQL = f"""UPDATE tasks SET title = %(title)s,
+    description = CASE WHEN %(set_description)s THEN %(description)s ELSE description END,
+    completed = coalesce(%(completed)s, completed), {_TOUCH}
+    WHERE {_OWNED} RETURNING {_TASK_JSON}::text"""
+# One atomic statement: concurrent toggles serialise on the row lock, none is lost.
+TOGGLE_SQL = (
+    f"UPDATE tasks SET completed = NOT completed, {_TOUCH} WHERE {_OWNED} RETURNING {_TASK_JSON}::text"
+)
+DELETE_SQL = f"DELETE FROM tasks WHERE {_OWNED} RETURNING id"
 
 
 class TaskRepository:
+    """Returns tasks as JSON text (`None`: no such task for this user)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def list(self, user_id: str) -> Sequence[TaskRow]:
-        query = select(*_COLUMNS).where(tasks.c.user_id == user_id).order_by(tasks.c.id)
-        return await self._read(query)
+    async def list(self, user_id: str) -> str:
+        tasks: str = await self._read(LIST_SQL, {"user_id": user_id})
+        return tasks
 
-    async def get(self, user_id: str, task_id: int) -> TaskRow | None:
-        query = select(*_COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == task_id)
-        rows = await self._read(query)
-        return rows[0] if rows else None
+    async def get(self, user_id: str, task_id: int) -> str | None:
+        task: str | None = await self._read(GET_SQL, {"user_id": user_id, "task_id": task_id})
+        return task
 
-    async def create(self, user_id: str, values: Mapping[str, object]) -> TaskRow:
-        # created_at and updated_at come from the column defaults: one identical now().
-        statement = insert(tasks).values(**values, user_id=user_id).returning(*_COLUMNS)
-        row = await self._one(statement)
-        assert row is not None  # INSERT ... RETURNING always yields the row
-        return row
-
-    async def update(self, user_id: str, task_id: int, values: Mapping[str, object]) -> TaskRow | None:
-        statement = (
-            update(tasks)
-            .where(tasks.c.user_id == user_id, tasks.c.id == task_id)
-            .values(**values, updated_at=_NEXT_UPDATED_AT)
-            .returning(*_COLUMNS)
+    async def create(self, user_id: str, title: str, description: str | None, completed: bool) -> str:
+        task: str = await self._write(
+            CREATE_SQL,
+            {"user_id": user_id, "title": title, "description": description, "completed": completed},
         )
-        return await self._one(statement)
+        return task
 
-    async def toggle_completed(self, user_id: str, task_id: int) -> TaskRow | None:
-        # One atomic statement: concurrent toggles serialise on the row lock, none is lost.
-        return await self.update(user_id, task_id, {"completed": ~tasks.c.completed})
+    async def update(self, user_id: str, task_id: int, title: str, changes: dict[str, Any]) -> str | None:
+        """Set the title; set `description` and `completed` only if they are in `changes`."""
+        params = {
+            "user_id": user_id,
+            "task_id": task_id,
+            "title": title,
+            "set_description": "description" in changes,
+            "description": changes.get("description"),
+            "completed": changes.get("completed"),
+        }
+        task: str | None = await self._write(UPDATE_SQL, params)
+        return task
+
+    async def toggle_completed(self, user_id: str, task_id: int) -> str | None:
+        task: str | None = await self._write(TOGGLE_SQL, {"user_id": user_id, "task_id": task_id})
+        return task
 
     async def delete(self, user_id: str, task_id: int) -> bool:
-        statement = (
-            delete(tasks).where(tasks.c.user_id == user_id, tasks.c.id == task_id).returning(tasks.c.id)
-        )
-        return await self._one(statement) is not None
+        return await self._write(DELETE_SQL, {"user_id": user_id, "task_id": task_id}) is not None
 
-    async def _read(self, query: Executable) -> Sequence[TaskRow]:
+    async def _read(self, sql: str, params: dict[str, Any]) -> Any:
         """Run a read; if its connection turns out dead (a restarted or resumed database), once more.
 
         Writes are never retried this way: a write whose connection died may have been applied.
         """
         try:
-            async with self._engine.connect() as conn:
-                return (await conn.execute(query)).all()
+            return await self._write(sql, params)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        async with self._engine.connect() as conn:
-            return (await conn.execute(query)).all()
+        return await self._write(sql, params)
 
-    async def _one(self, statement: Executable) -> TaskRow | None:
+    async def _write(self, sql: str, params: dict[str, Any]) -> Any:
         async with self._engine.connect() as conn:
-            return (await conn.execute(statement)).first()
+            return (await conn.exec_driver_sql(sql, params)).scalar()

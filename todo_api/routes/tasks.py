@@ -1,12 +1,10 @@
 """`/api/{user_id}/tasks`: the task endpoints. Auth, validation and storage live elsewhere."""
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
-from ..repository import TaskRow
 from ..schemas import ErrorResponse, TaskCreate, TaskRead, TaskUpdate
 
 Responses = dict[int | str, dict[str, Any]]
@@ -37,16 +35,17 @@ _INVALID: Responses = {
 }
 
 
-def _found(row: TaskRow | None) -> TaskRow:
+def _json(task: str | None, status_code: int = status.HTTP_200_OK) -> Response:
     # Someone else's task is "not found" too: no way to probe which ids exist.
-    if row is None:
+    if task is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
-    return row
+    # The repository hands over finished JSON in TaskRead's shape: no second serialisation.
+    return Response(task, status_code, media_type="application/json")
 
 
 @router.get("", response_model=list[TaskRead], summary="List my tasks, oldest first")
-async def list_tasks(user_id: CurrentUserId, repository: Tasks) -> Sequence[TaskRow]:
-    return await repository.list(user_id)
+async def list_tasks(user_id: CurrentUserId, repository: Tasks) -> Response:
+    return _json(await repository.list(user_id))
 
 
 @router.post(
@@ -56,20 +55,21 @@ async def list_tasks(user_id: CurrentUserId, repository: Tasks) -> Sequence[Task
     responses=_INVALID,
     summary="Create a task",
 )
-async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Tasks) -> TaskRow:
-    return await repository.create(user_id, task.model_dump())
+async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Tasks) -> Response:
+    created = await repository.create(user_id, task.title, task.description, task.completed)
+    return _json(created, status.HTTP_201_CREATED)
 
 
 @router.get("/{task_id}", response_model=TaskRead, responses=_NOT_FOUND, summary="Get one task")
-async def get_task(user_id: CurrentUserId, task_id: TaskId, repository: Tasks) -> TaskRow:
-    return _found(await repository.get(user_id, task_id))
+async def get_task(user_id: CurrentUserId, task_id: TaskId, repository: Tasks) -> Response:
+    return _json(await repository.get(user_id, task_id))
 
 
 @router.put("/{task_id}", response_model=TaskRead, responses=_NOT_FOUND | _INVALID, summary="Update a task")
 async def update_task(
     user_id: CurrentUserId, task_id: TaskId, task: TaskUpdate, repository: Tasks
-) -> TaskRow:
-    return _found(await repository.update(user_id, task_id, task.changes()))
+) -> Response:
+    return _json(await repository.update(user_id, task_id, task.title, task.changes()))
 
 
 @router.delete(
@@ -91,5 +91,5 @@ async def delete_task(user_id: CurrentUserId, task_id: TaskId, repository: Tasks
     responses=_NOT_FOUND,
     summary="Toggle a task between done and not done",
 )
-async def toggle_task(user_id: CurrentUserId, task_id: TaskId, repository: Tasks) -> TaskRow:
-    return _found(await repository.toggle_completed(user_id, task_id))
+async def toggle_task(user_id: CurrentUserId, task_id: TaskId, repository: Tasks) -> Response:
+    return _json(await repository.toggle_completed(user_id, task_id))
