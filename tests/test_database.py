@@ -11,14 +11,16 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from psycopg.pq import Trace
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from todo_api.config import Settings
 from todo_api.embedded_db import EmbeddedPostgres
 from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from todo_api.main import create_app
 
-from .conftest import running_app
+from .conftest import make_settings, running_app
 from .helpers import auth, new_user
 
 
@@ -64,40 +66,53 @@ async def test_listing_a_users_tasks_uses_the_owner_index(app: FastAPI, database
     assert "Sort" not in plan  # the index already yields creation order
 
 
-async def test_every_route_is_one_database_round_trip(app: FastAPI, client: httpx.AsyncClient) -> None:
-    user = new_user()
-    headers = auth(user)
-    statements: list[str] = []
+async def test_every_route_is_one_database_round_trip(database_url: URL, tmp_path: Path) -> None:
+    """Counted on the wire: libpq's protocol trace shows one Sync (one round trip) per request."""
+    app = create_app(make_settings(database_pool_size=1, database_max_overflow=0), database_url)
+    trace_file = (tmp_path / "libpq.trace").open("w+")
+    async with app.router.lifespan_context(app):
+        engine = app.state.engine
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        @event.listens_for(engine.sync_engine, "connect")
+        def trace(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+            pgconn = dbapi_connection.driver_connection.pgconn
+            pgconn.trace(trace_file.fileno())
+            pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
 
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        calls = {}
-        statements.clear()
-        task = (await client.post(f"/api/{user}/tasks", json={"title": "T"}, headers=headers)).json()
-        calls["create"] = len(statements)
-        for name, method, path, body in [
-            ("list", "GET", "", None),
-            ("get", "GET", f"/{task['id']}", None),
-            ("update", "PUT", f"/{task['id']}", {"title": "U"}),
-            ("toggle", "PATCH", f"/{task['id']}/complete", None),
-            ("delete", "DELETE", f"/{task['id']}", None),
-        ]:
-            statements.clear()
-            response = await client.request(method, f"/api/{user}/tasks{path}", json=body, headers=headers)
-            assert response.status_code < 300
-            calls[name] = len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+        await engine.dispose()  # from now on, every connection is traced
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            user = new_user()
+            headers = auth(user)
+            base = f"/api/{user}/tasks"
+            task = (await client.post(base, json={"title": "T"}, headers=headers)).json()
+            requests = {
+                "create": ("POST", "", {"title": "T"}),
+                "list": ("GET", "", None),
+                "get": ("GET", f"/{task['id']}", None),
+                "update": ("PUT", f"/{task['id']}", {"title": "U"}),
+                "toggle": ("PATCH", f"/{task['id']}/complete", None),
+            }
 
-    assert calls == dict.fromkeys(["create", "list", "get", "update", "toggle", "delete"], 1)
-    # Autocommit: no BEGIN/COMMIT round trips around the statement.
-    async with app.state.engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        assert raw.driver_connection.autocommit is True
+            def round_trips() -> int:
+                trace_file.seek(0)
+                lines = trace_file.read().splitlines()
+                trace_file.seek(0)
+                trace_file.truncate()
+                return sum(line.split("\t")[:3:2] in (["F", "Sync"], ["F", "Query"]) for line in lines)
+
+            counts = {}
+            for name, (method, path, body) in requests.items():
+                for _ in range(8):  # psycopg prepares a statement on its 6th use: count after that
+                    response = await client.request(method, base + path, json=body, headers=headers)
+                    assert response.status_code < 300
+                round_trips()
+                await client.request(method, base + path, json=body, headers=headers)
+                counts[name] = round_trips()
+            await client.delete(f"{base}/{task['id']}", headers=headers)
+            counts["delete"] = round_trips()
+    trace_file.close()
+    assert counts == dict.fromkeys(requests.keys() | {"delete"}, 1)
 
 
 async def test_unexpected_database_error_is_generic_500(

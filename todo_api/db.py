@@ -4,6 +4,7 @@ import logging
 import time
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
@@ -15,12 +16,21 @@ from .config import Settings
 logger = logging.getLogger(__name__)
 
 APPLICATION_NAME = "todo-api"
+
+
+class ConnectionLost(Exception):
+    """The database connection died under a statement (server restarted, compute suspended)."""
+
+
 # Errors meaning "the database cannot be reached right now" (refused, dropped, timed out,
 # pool exhausted, statement timeout), as opposed to a bug in a query: 503, everything else 500.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    psycopg.OperationalError,  # includes QueryCanceled: the statement timeout
+    psycopg.InterfaceError,
+    ConnectionLost,
     ConnectionError,
 )
 
