@@ -42,9 +42,10 @@ def test_migrations_run_once_when_many_processes_start_together(fresh_database: 
     outputs = [process.communicate(timeout=60)[0].decode() for process in processes]
     assert [process.returncode for process in processes] == [0] * 6, outputs
     assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
+    assert sum("Running upgrade 0001 -> 0002" in output for output in outputs) == 1
 
     with psycopg.connect(dsn(fresh_database)) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
         columns: dict[str, str] = dict(
             conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'tasks'"

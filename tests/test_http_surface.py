@@ -42,13 +42,52 @@ async def test_other_origins_are_not_allowed(client: httpx.AsyncClient, origin: 
     assert "access-control-allow-origin" not in actual.headers
 
 
-async def test_openapi_documents_bearer_auth_on_every_task_route(client: httpx.AsyncClient) -> None:
+EXPECTED_STATUSES = {
+    ("get", "/api/{user_id}/tasks"): {"200", "401", "403", "422", "503"},
+    ("post", "/api/{user_id}/tasks"): {"201", "400", "401", "403", "413", "422", "503"},
+    ("get", "/api/{user_id}/tasks/{task_id}"): {"200", "304", "401", "403", "404", "422", "503"},
+    ("put", "/api/{user_id}/tasks/{task_id}"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "412",
+        "413",
+        "422",
+        "503",
+    },
+    ("patch", "/api/{user_id}/tasks/{task_id}"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "412",
+        "413",
+        "422",
+        "503",
+    },
+    ("delete", "/api/{user_id}/tasks/{task_id}"): {"204", "401", "403", "404", "412", "422", "503"},
+    ("patch", "/api/{user_id}/tasks/{task_id}/complete"): {"200", "401", "403", "404", "412", "422", "503"},
+}
+
+
+async def test_openapi_documents_every_task_route_exactly(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    operations = [
-        op for path, item in spec["paths"].items() if path.startswith("/api/") for op in item.values()
-    ]
-    assert len(operations) == 6
-    for operation in operations:
-        assert operation["security"] == [{"HTTPBearer": []}]
-        assert {"401", "403"} <= set(operation["responses"])
+    operations = {
+        (method, path): op
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/")
+        for method, op in item.items()
+    }
+    assert set(operations) == set(EXPECTED_STATUSES)
+    for key, operation in operations.items():
+        assert operation["security"] == [{"HTTPBearer": []}], key
+        assert set(operation["responses"]) == EXPECTED_STATUSES[key], key
+        for code, response in operation["responses"].items():
+            if code.startswith(("4", "5")) and code != "422":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (key, code)
+    assert spec["components"]["schemas"]["TaskRead"]["examples"]

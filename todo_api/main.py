@@ -102,7 +102,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+        expose_headers=["ETag", "Link", "X-Total-Count"],
         allow_credentials=True,
         max_age=600,
     )

@@ -34,4 +34,7 @@ tasks = Table(
     CheckConstraint("char_length(title) >= 1", name="ck_tasks_title_not_empty"),
     # "This user's tasks in creation order" is an index range scan, never a sort (FR-018).
     Index("ix_tasks_user_id_id", "user_id", "id"),
+    # Sorted keyset pages (migration 0002, which also adds a pg_trgm index for search).
+    Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
+    Index("ix_tasks_user_id_title_id", "user_id", "title", "id"),
 )

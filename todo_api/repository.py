@@ -3,11 +3,17 @@
 PostgreSQL renders each task (or the whole list) as JSON, in the API's exact shape, so the hot
 path never builds Python objects per row: the text goes straight into the response. The shape
 is documented by `schemas.TaskRead` and pinned by the tests.
+
+A task's version is its `updated_at` in microseconds: it strictly increases on every change,
+so it serves as the ETag, and `If-Match` is checked inside the writing statement itself.
 """
 
 # ruff: noqa: S608  (the SQL below is assembled from this module's constants, never from input)
 
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,71 +25,203 @@ _UTC = """to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:0
 _TASK_JSON = f"""json_build_object(
     'id', id, 'user_id', user_id, 'title', title, 'description', description, 'completed', completed,
     'created_at', {_UTC.format(column="created_at")}, 'updated_at', {_UTC.format(column="updated_at")})"""
+_VERSION = "(extract(epoch FROM updated_at) * 1000000)::bigint"
+_TASK = f"{_TASK_JSON}::text, {_VERSION}"
 _OWNED = "user_id = %(user_id)s AND id = %(task_id)s"
+# If-Match: no list means no precondition; otherwise the current version must be in it.
+_IF_MATCH = f"(%(versions)s::bigint[] IS NULL OR {_VERSION} = ANY(%(versions)s::bigint[]))"
 # `updated_at` strictly advances on every change, even for two changes within one clock tick.
 _TOUCH = "updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')"
+_SEARCHED = "(title || ' ' || coalesce(description, ''))"  # what the pg_trgm index covers
 
-LIST_SQL = (
-    f"SELECT coalesce(json_agg({_TASK_JSON} ORDER BY id), '[]')::text FROM tasks WHERE user_id = %(user_id)s"
+LIST_ALL_SQL = (
+    f"SELECT coalesce(json_agg({_TASK_JSON} ORDER BY id), '[]')::text, count(*)"
+    " FROM tasks WHERE user_id = %(user_id)s"
 )
-GET_SQL = f"SELECT {_TASK_JSON}::text FROM tasks WHERE {_OWNED}"
+GET_SQL = f"SELECT {_TASK} FROM tasks WHERE {_OWNED}"
 CREATE_SQL = f"""INSERT INTO tasks (user_id, title, description, completed)
-    VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s) RETURNING {_TASK_JSON}::text"""
-# One statement text for every update, so it is prepared once and reused: unsent fields keep
-# their value (NULL `completed` = keep; `set_description` false = keep the description).
-UPDATE_SQL = f"""UPDATE tasks SET title = %(title)s,
+    VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s) RETURNING {_TASK}"""
+# One statement text for PUT and PATCH, prepared once: an unsent field keeps its value
+# (NULL title or completed = keep; `set_description` false = keep the description).
+UPDATE_SQL = f"""UPDATE tasks SET title = coalesce(%(title)s, title),
     description = CASE WHEN %(set_description)s THEN %(description)s ELSE description END,
     completed = coalesce(%(completed)s, completed), {_TOUCH}
-    WHERE {_OWNED} RETURNING {_TASK_JSON}::text"""
+    WHERE {_OWNED} AND {_IF_MATCH} RETURNING {_TASK}"""
 # One atomic statement: concurrent toggles serialise on the row lock, none is lost.
 TOGGLE_SQL = (
-    f"UPDATE tasks SET completed = NOT completed, {_TOUCH} WHERE {_OWNED} RETURNING {_TASK_JSON}::text"
+    f"UPDATE tasks SET completed = NOT completed, {_TOUCH} WHERE {_OWNED} AND {_IF_MATCH} RETURNING {_TASK}"
 )
-DELETE_SQL = f"DELETE FROM tasks WHERE {_OWNED} RETURNING id"
+DELETE_SQL = f"DELETE FROM tasks WHERE {_OWNED} AND {_IF_MATCH} RETURNING id"
+
+
+class Task(NamedTuple):
+    json: str  # the task as the API returns it
+    version: int  # its ETag
+
+
+class VersionMismatch(Exception):
+    """`If-Match` named other versions than the task's current one; nothing was changed."""
+
+    def __init__(self, current: Task) -> None:
+        super().__init__("version mismatch")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class Sort:
+    """An allowed `sort=` value: its key columns (id last, so keys are unique) and direction."""
+
+    keys: tuple[str, ...]
+    descending: bool
+
+    @property
+    def order_by(self) -> str:
+        direction = " DESC" if self.descending else ""
+        return ", ".join(f"{key}{direction}" for key in self.keys)
+
+    def after(self) -> str:
+        """Rows strictly after a cursor's key values, in this order (a row comparison)."""
+        casts = {"id": "bigint", "updated_at": "timestamptz", "title": "text"}
+        values = ", ".join(f"%(after_{n})s::{casts[key]}" for n, key in enumerate(self.keys))
+        return f"({', '.join(self.keys)}) {'<' if self.descending else '>'} ({values})"
+
+
+# The allowlist: never a column name taken from the client. "created_at" is creation order,
+# which is id order (ids are assigned as tasks are created).
+SORTS = {
+    "created_at": Sort(("id",), descending=False),
+    "-created_at": Sort(("id",), descending=True),
+    "updated_at": Sort(("updated_at", "id"), descending=False),
+    "-updated_at": Sort(("updated_at", "id"), descending=True),
+    "title": Sort(("title", "id"), descending=False),
+    "-title": Sort(("title", "id"), descending=True),
+}
+_KEY_TEXT = {"id": "id::text", "updated_at": _UTC.format(column="updated_at"), "title": "title"}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    sort: str = "created_at"
+    completed: bool | None = None
+    search: str | None = None
+    limit: int | None = None
+    offset: int = 0
+    after: Sequence[str] | None = None  # a cursor's key values
+
+
+class Page(NamedTuple):
+    json: str  # the page, a JSON array
+    total: int  # tasks matching the filters, all pages
+    next_after: list[str] | None  # key values of the page's last task when more follow
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_sql(query: ListQuery) -> str:
+    """The statement for one combination of filters, sort and paging (a few dozen in all)."""
+    sort = SORTS[query.sort]
+    filters = ["user_id = %(user_id)s"]
+    if query.completed is not None:
+        filters.append("completed = %(completed)s")
+    if query.search is not None:
+        filters.append(f"{_SEARCHED} ILIKE %(pattern)s")
+    matching = " AND ".join(filters)
+    keyset = f" AND {sort.after()}" if query.after is not None else ""
+    limit = " LIMIT %(fetch)s OFFSET %(offset)s" if query.limit is not None else ""
+    keys = ", ".join(f"{key} AS k{n}" for n, key in enumerate(sort.keys))
+    cursor = ", ".join(_KEY_TEXT[key] for key in sort.keys)
+    direction = " DESC" if sort.descending else ""
+    outer_order = ", ".join(f"t.k{n}{direction}" for n in range(len(sort.keys)))
+    # The total and the page in one round trip: the LEFT JOIN yields the total even for an
+    # empty page. The page is an index range scan (no sort) thanks to the (user_id, key, id)
+    # indexes; the outer ORDER BY only re-sorts that page.
+    return f"""SELECT c.total, t.task, t.cursor
+        FROM (SELECT count(*) AS total FROM tasks WHERE {matching}) c
+        LEFT JOIN LATERAL (
+            SELECT {_TASK_JSON}::text AS task, json_build_array({cursor})::text AS cursor, {keys}
+            FROM tasks WHERE {matching}{keyset} ORDER BY {sort.order_by}{limit}
+        ) t ON true
+        ORDER BY {outer_order}"""
 
 
 class TaskRepository:
-    """Returns tasks as JSON text (`None`: no such task for this user)."""
-
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def list(self, user_id: str) -> str:
-        tasks: str = await self._read(LIST_SQL, {"user_id": user_id})
-        return tasks
+    async def list_all(self, user_id: str) -> Page:
+        """Every task, in creation order: the spec's plain list, on its fastest path."""
+        tasks, total = (await self._read(LIST_ALL_SQL, {"user_id": user_id}))[0]
+        return Page(tasks, total, None)
 
-    async def get(self, user_id: str, task_id: int) -> str | None:
-        task: str | None = await self._read(GET_SQL, {"user_id": user_id, "task_id": task_id})
-        return task
+    async def page(self, user_id: str, query: ListQuery) -> Page:
+        params: dict[str, Any] = {"user_id": user_id, "completed": query.completed, "offset": query.offset}
+        if query.search is not None:
+            params["pattern"] = f"%{_escape_like(query.search)}%"
+        if query.limit is not None:
+            params["fetch"] = query.limit + 1  # one more than asked: tells whether more follow
+        for n, value in enumerate(query.after or ()):
+            params[f"after_{n}"] = value
+        rows = await self._read(list_sql(query), params)
+        total = rows[0][0]
+        page = [row for row in rows if row[1] is not None]
+        more = query.limit is not None and len(page) > query.limit
+        if more:
+            page = page[: query.limit]
+        next_after = _parse_keys(page[-1][2]) if more else None
+        return Page("[" + ",".join(row[1] for row in page) + "]", total, next_after)
 
-    async def create(self, user_id: str, title: str, description: str | None, completed: bool) -> str:
-        task: str = await self._write(
-            CREATE_SQL,
-            {"user_id": user_id, "title": title, "description": description, "completed": completed},
-        )
-        return task
+    async def get(self, user_id: str, task_id: int) -> Task | None:
+        rows = await self._read(GET_SQL, {"user_id": user_id, "task_id": task_id})
+        return Task(*rows[0]) if rows else None
 
-    async def update(self, user_id: str, task_id: int, title: str, changes: dict[str, Any]) -> str | None:
-        """Set the title; set `description` and `completed` only if they are in `changes`."""
+    async def create(self, user_id: str, values: Mapping[str, Any]) -> Task:
+        params = {"user_id": user_id, "title": values["title"], "description": values.get("description"),
+                  "completed": values.get("completed", False)}  # fmt: skip
+        return Task(*(await self._write(CREATE_SQL, params))[0])
+
+    async def update(
+        self, user_id: str, task_id: int, changes: Mapping[str, Any], if_match: list[int] | None = None
+    ) -> Task | None:
+        """Apply the fields present in `changes`; the others keep their values."""
         params = {
             "user_id": user_id,
             "task_id": task_id,
-            "title": title,
+            "title": changes.get("title"),
             "set_description": "description" in changes,
             "description": changes.get("description"),
             "completed": changes.get("completed"),
+            "versions": if_match,
         }
-        task: str | None = await self._write(UPDATE_SQL, params)
-        return task
+        return await self._conditional(UPDATE_SQL, params)
 
-    async def toggle_completed(self, user_id: str, task_id: int) -> str | None:
-        task: str | None = await self._write(TOGGLE_SQL, {"user_id": user_id, "task_id": task_id})
-        return task
+    async def toggle_completed(
+        self, user_id: str, task_id: int, if_match: list[int] | None = None
+    ) -> Task | None:
+        params = {"user_id": user_id, "task_id": task_id, "versions": if_match}
+        return await self._conditional(TOGGLE_SQL, params)
 
-    async def delete(self, user_id: str, task_id: int) -> bool:
-        return await self._write(DELETE_SQL, {"user_id": user_id, "task_id": task_id}) is not None
+    async def delete(self, user_id: str, task_id: int, if_match: list[int] | None = None) -> bool:
+        params = {"user_id": user_id, "task_id": task_id, "versions": if_match}
+        if await self._write(DELETE_SQL, params):
+            return True
+        await self._raise_if_mismatch(user_id, task_id, if_match)
+        return False
 
-    async def _read(self, sql: str, params: dict[str, Any]) -> Any:
+    async def _conditional(self, sql: str, params: dict[str, Any]) -> Task | None:
+        rows = await self._write(sql, params)
+        if rows:
+            return Task(*rows[0])
+        await self._raise_if_mismatch(params["user_id"], params["task_id"], params["versions"])
+        return None
+
+    async def _raise_if_mismatch(self, user_id: str, task_id: int, if_match: list[int] | None) -> None:
+        # Only when a conditional write changed nothing: was it missing, or a stale version?
+        if if_match is not None and (current := await self.get(user_id, task_id)) is not None:
+            raise VersionMismatch(current)
+
+    async def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run a read; if its connection turns out dead (a restarted or resumed database), once more.
 
         Writes are never retried this way: a write whose connection died may have been applied.
@@ -93,8 +231,8 @@ class TaskRepository:
         except ConnectionLost:
             return await self._write(sql, params)
 
-    async def _write(self, sql: str, params: dict[str, Any]) -> Any:
-        """The statement's single value (or None), over a pooled connection.
+    async def _write(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The statement's rows, over a pooled connection, in one round trip.
 
         SQLAlchemy's pool does the connection work (timeouts, recycling, idle pings); the statement
         goes straight to psycopg, whose own layer is all this needs (SQLAlchemy's execution layer
@@ -104,10 +242,15 @@ class TaskRepository:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None  # a checked-out connection always has one
             try:
-                row = await (await driver.execute(sql, params)).fetchone()
+                rows: list[tuple[Any, ...]] = await (await driver.execute(sql, params)).fetchall()
+                return rows
             except psycopg.OperationalError as error:
                 if driver.broken or driver.closed:
                     await conn.invalidate()  # never hand this connection out again
                     raise ConnectionLost from error
                 raise
-        return None if row is None else row[0]
+
+
+def _parse_keys(keys_json: str) -> list[str]:
+    values: list[Any] = json.loads(keys_json)
+    return [str(value) for value in values]

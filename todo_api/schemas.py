@@ -1,7 +1,7 @@
 """The API's JSON shapes: what clients may send, and what they get back."""
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -10,7 +10,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    field_serializer,
+    model_validator,
 )
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -60,28 +60,63 @@ class TaskUpdate(BaseModel):
     description: Description | None = None
     completed: StrictBool | None = None
 
-    def changes(self) -> dict[str, object]:
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; a `null` for `completed` means "leave it"."""
         values = self.model_dump(include=self.model_fields_set | {"title"})
-        if values.get("completed", False) is None:  # `null` for a boolean means "leave it"
+        if values.get("completed", False) is None:
+            del values["completed"]
+        return values
+
+
+class TaskPatch(TaskUpdate):
+    """Body of `PATCH`: any of `title`, `description`, `completed`; at least one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"completed": True}]})
+
+    title: Title = None  # type: ignore[assignment]  # optional here, but never null
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "TaskPatch":
+        if not self.model_fields_set:
+            raise ValueError("send at least one of title, description, completed")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        values = self.model_dump(include=self.model_fields_set)
+        if values.get("completed", False) is None:
             del values["completed"]
         return values
 
 
 class TaskRead(BaseModel):
+    """A task, as every endpoint returns it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "user_id": "user123",
+                    "title": "Buy groceries",
+                    "description": "Milk, eggs",
+                    "completed": False,
+                    "created_at": "2026-11-27T15:13:39.139968+00:00",
+                    "updated_at": "2026-11-27T15:13:39.139968+00:00",
+                }
+            ]
+        }
+    )
+
     id: int
     user_id: str
-    title: str
-    description: str | None
+    title: str = Field(max_length=TITLE_MAX_LENGTH)
+    description: str | None = Field(max_length=DESCRIPTION_MAX_LENGTH)
     completed: bool
-    created_at: datetime
-    updated_at: datetime
-
-    @field_serializer("created_at", "updated_at")
-    def _as_utc(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat()
+    created_at: datetime = Field(description="ISO 8601, UTC, with an explicit +00:00 offset")
+    updated_at: datetime = Field(description="Strictly increases with every change")
 
 
 class ErrorResponse(BaseModel):
-    """Every error body: `detail` is a message, or a list of field errors for 422."""
+    """Every error body except 422's: `detail` is a message a frontend can show."""
 
-    detail: str | list[dict[str, object]] = Field(examples=["Task not found"])
+    detail: str = Field(examples=["Task not found"])

@@ -1,0 +1,92 @@
+"""Query parameters of the task list: filters, sort, offset or cursor paging, and the Link header."""
+
+import base64
+import binascii
+import json
+from typing import Annotated, Literal
+
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from .repository import SORTS, ListQuery, Page
+
+SortParam = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
+MAX_LIMIT = 500
+
+
+def encode_cursor(sort: str, keys: list[str]) -> str:
+    """Opaque to clients: the sort and the last task's sort keys, base64url-encoded JSON."""
+    return base64.urlsafe_b64encode(json.dumps([sort, *keys]).encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, sort: str) -> list[str]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = (
+            isinstance(value, list)
+            and value[:1] == [sort]
+            and len(value) == 1 + len(SORTS[sort].keys)
+            and all(isinstance(key, str) for key in value[1:])
+            and value[-1].isdigit()  # the id
+        )
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise _invalid("cursor", "Invalid cursor: use the one from the Link header, with the same sort")
+    keys: list[str] = value[1:]
+    return keys
+
+
+def _invalid(parameter: str, message: str) -> RequestValidationError:
+    # FastAPI's own 422 shape, naming the parameter.
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", parameter), "msg": message, "input": None}]
+    )
+
+
+async def list_query(
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_LIMIT, description="Page size. Without it: every task.")
+    ] = None,
+    offset: Annotated[
+        int | None, Query(ge=0, le=10_000_000, description="Tasks to skip (or use `cursor`).")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=2048, description='Opaque: from the `Link: rel="next"` header.')
+    ] = None,
+    completed: Annotated[
+        bool | None, Query(description="Only done (`true`) or open (`false`) tasks.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Case-insensitive search in title and description."),
+    ] = None,
+    sort: Annotated[
+        SortParam, Query(description="Order; `-` for descending. `created_at` is creation order.")
+    ] = ("created_at"),
+) -> ListQuery | None:
+    """The parsed query, or None for the plain list (no parameters: every task, creation order)."""
+    if offset is not None and cursor is not None:
+        raise _invalid("cursor", "Use either offset or cursor, not both")
+    if cursor is not None and limit is None:
+        raise _invalid("limit", "A cursor needs a limit")
+    if (limit, offset, cursor, completed, q) == (None, None, None, None, None) and sort == "created_at":
+        return None
+    after = decode_cursor(cursor, sort) if cursor is not None else None
+    return ListQuery(sort=sort, completed=completed, search=q, limit=limit, offset=offset or 0, after=after)
+
+
+def pagination_headers(request: Request, query: ListQuery | None, page: Page) -> dict[str, str]:
+    """X-Total-Count, and an RFC 8288 Link to the next page when there is one (relative URL)."""
+    headers = {"X-Total-Count": str(page.total)}
+    if query is None or query.limit is None:
+        return headers
+    if page.next_after is not None:
+        if "offset" in request.query_params:
+            following = {"offset": str(query.offset + query.limit)}
+        else:
+            following = {"cursor": encode_cursor(query.sort, page.next_after)}
+        params = dict(request.query_params) | following
+        url = request.url.replace_query_params(**params)
+        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return headers
