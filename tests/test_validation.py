@@ -129,3 +129,22 @@ async def test_unknown_routes_and_methods_answer_json(client: httpx.AsyncClient)
     wrong_method = await client.post(f"/api/{user}/tasks/1", headers=auth(user))
     assert wrong_method.status_code == 405
     assert "detail" in wrong_method.json()
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"title": "a\\ud800b"}', b'{"title": "ok", "description": "\\udfff"}', b'{"title": "\\u0000"}']
+)
+async def test_text_that_cannot_be_stored_is_422_not_500(client: httpx.AsyncClient, body: bytes) -> None:
+    user = new_user()
+    response = await client.post(
+        f"/api/{user}/tasks", content=body, headers=auth(user) | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+@pytest.mark.parametrize("q", ["a\x00b"])
+async def test_search_text_with_nul_is_422(client: httpx.AsyncClient, q: str) -> None:
+    user = new_user()
+    response = await client.get(f"/api/{user}/tasks", params={"q": q}, headers=auth(user))
+    assert response.status_code == 422

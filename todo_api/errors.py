@@ -1,9 +1,10 @@
 """Every error leaves as JSON `{"detail": ...}`; nothing internal (trace, SQL, host) ever does."""
 
+import json
 import logging
 
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -15,11 +16,21 @@ DATABASE_UNAVAILABLE = "The service is temporarily unavailable. Please try again
 INTERNAL_ERROR = "Internal server error"
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: an echoed input holding half a surrogate pair still renders."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
+
+
 async def _invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     if any(item.get("type") == "json_invalid" for item in error.errors()):
         return JSONResponse({"detail": "Request body is not valid JSON"}, status.HTTP_400_BAD_REQUEST)
-    return await request_validation_exception_handler(request, error)
+    # FastAPI's 422 shape: each error with its type, location, message and the input given.
+    return AsciiJSONResponse(
+        {"detail": jsonable_encoder(error.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

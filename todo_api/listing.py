@@ -9,6 +9,7 @@ from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from .repository import SORTS, ListQuery, Page
+from .schemas import NO_NUL
 
 SortParam = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 MAX_LIMIT = 500
@@ -26,7 +27,7 @@ def decode_cursor(cursor: str, sort: str) -> list[str]:
             isinstance(value, list)
             and value[:1] == [sort]
             and len(value) == 1 + len(SORTS[sort].keys)
-            and all(isinstance(key, str) for key in value[1:])
+            and all(isinstance(key, str) and "\x00" not in key for key in value[1:])
             and value[-1].isdigit()  # the id
         )
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -59,7 +60,12 @@ async def list_query(
     ] = None,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="Case-insensitive search in title and description."),
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=NO_NUL,
+            description="Case-insensitive search in title and description.",
+        ),
     ] = None,
     sort: Annotated[
         SortParam, Query(description="Order; `-` for descending. `created_at` is creation order.")

@@ -185,6 +185,11 @@ class TaskRepository:
         self, user_id: str, task_id: int, changes: Mapping[str, Any], if_match: list[int] | None = None
     ) -> Task | None:
         """Apply the fields present in `changes`; the others keep their values."""
+        if not changes:  # a PATCH of `{}`: nothing to write, and the version stays
+            task = await self.get(user_id, task_id)
+            if task is not None and if_match is not None and task.version not in if_match:
+                raise VersionMismatch(task)
+            return task
         params = {
             "user_id": user_id,
             "task_id": task_id,

@@ -10,26 +10,52 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    model_validator,
+    WithJsonSchema,
 )
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 
+# The rules below, as JSON Schema patterns too, so the OpenAPI document states them exactly:
+# PostgreSQL text cannot hold NUL, and a title needs a visible character (it is trimmed).
+# (\x1c-\x1f: Python's str.strip() removes them, though Unicode does not call them spaces.)
+NO_NUL = r"^[^\x00]*$"
+VISIBLE_NO_NUL = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
 
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; say so instead of failing at the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+
+def _encodable(value: str) -> str:
+    # JSON may escape half a surrogate pair ("\ud800"); such a string has no UTF-8 form to store.
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
     return value
 
 
+# The title rule as one JSON Schema pattern: any surrounding whitespace, then 1-200 characters
+# without NUL that begin and end with a visible one (a plain maxLength would wrongly count the
+# whitespace that is trimmed away).
+_SPACE, _VISIBLE = r"[\s\x1c-\x1f]", r"[^\s\x00\x1c-\x1f]"
+TITLE_PATTERN = rf"^{_SPACE}*(?:{_VISIBLE}|{_VISIBLE}[^\x00]{{0,{TITLE_MAX_LENGTH - 2}}}{_VISIBLE}){_SPACE}*$"
+
 Title = Annotated[
     str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
-    AfterValidator(_storable),
+    StringConstraints(
+        strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=VISIBLE_NO_NUL
+    ),
+    AfterValidator(_encodable),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TITLE_PATTERN,
+            "description": "Trimmed, then 1-200 characters",
+            "examples": ["Buy groceries"],
+        }
+    ),
 ]
 Description = Annotated[
-    str, StringConstraints(strict=True, max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(_storable)
+    str,
+    StringConstraints(strict=True, max_length=DESCRIPTION_MAX_LENGTH, pattern=NO_NUL),
+    AfterValidator(_encodable),
 ]
 
 
@@ -69,17 +95,11 @@ class TaskUpdate(BaseModel):
 
 
 class TaskPatch(TaskUpdate):
-    """Body of `PATCH`: any of `title`, `description`, `completed`; at least one."""
+    """Body of `PATCH`: any of `title`, `description`, `completed`; `{}` changes nothing."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"completed": True}]})
 
     title: Title = None  # type: ignore[assignment]  # optional here, but never null
-
-    @model_validator(mode="after")
-    def _something_to_change(self) -> "TaskPatch":
-        if not self.model_fields_set:
-            raise ValueError("send at least one of title, description, completed")
-        return self
 
     def changes(self) -> dict[str, Any]:
         values = self.model_dump(include=self.model_fields_set)

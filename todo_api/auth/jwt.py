@@ -110,7 +110,7 @@ class TokenVerifier:
             raise TokenError(_reason(error)) from None
         self._check_issuer_and_audience(claims)
         subject = claims["sub"]
-        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH or "\x00" in subject:
             raise TokenError("invalid_subject")
         return VerifiedToken(subject=subject, expires_at=float(claims["exp"]))
 
