@@ -15,6 +15,7 @@ ROUTES = [
     ("POST", "/api/{user}/tasks"),
     ("GET", "/api/{user}/tasks/1"),
     ("PUT", "/api/{user}/tasks/1"),
+    ("PATCH", "/api/{user}/tasks/1"),
     ("DELETE", "/api/{user}/tasks/1"),
     ("PATCH", "/api/{user}/tasks/1/complete"),
 ]

@@ -165,3 +165,17 @@ async def test_patch_validates_like_put(
     assert response.status_code == 422
     assert field in [error["loc"][-1] for error in response.json()["detail"]]
     assert (await client.get(url, headers=auth(user))).json() == created
+
+
+@pytest.mark.parametrize(
+    "tag", [b'"9999999999999999999"', '"\u0661\u0662"'.encode(), b'"-1"', b'""', b"W/", b'"1']
+)
+async def test_odd_if_match_values_are_412_not_500(client: httpx.AsyncClient, tag: bytes) -> None:
+    user = new_user()
+    created = await new_task(client, user)
+    url = f"/api/{user}/tasks/{created.json()['id']}"
+    token = auth(user)["Authorization"].encode()
+    response = await client.put(url, json={"title": "x"}, headers={b"Authorization": token, b"If-Match": tag})
+    assert response.status_code == 412
+    none_match = await client.get(url, headers={b"Authorization": token, b"If-None-Match": tag})
+    assert none_match.status_code == 200

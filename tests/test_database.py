@@ -20,7 +20,7 @@ from todo_api.embedded_db import EmbeddedPostgres
 from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from todo_api.main import create_app
 
-from .conftest import make_settings, running_app
+from .conftest import FRONTEND, make_settings, running_app
 from .helpers import auth, new_user
 
 
@@ -123,10 +123,11 @@ async def test_unexpected_database_error_is_generic_500(
         with psycopg.connect(dsn(fresh_database), autocommit=True) as conn:
             conn.execute("DROP TABLE tasks")
         user = new_user()
-        response = await client.get(f"/api/{user}/tasks", headers=auth(user))
+        response = await client.get(f"/api/{user}/tasks", headers=auth(user) | {"Origin": FRONTEND})
 
     assert response.status_code == 500
     assert response.json() == {"detail": INTERNAL_ERROR}
+    assert response.headers["access-control-allow-origin"] == FRONTEND
     assert "tasks" not in response.text
     assert any("UndefinedTable" in (r.exc_text or "") for r in caplog.records)  # the log has it all
 
@@ -154,6 +155,11 @@ async def test_database_outage_is_fast_503_then_recovers_by_itself(
                 assert str(tmp_path) not in response.text
             write = await client.post(f"/api/{user}/tasks", json={"title": "Lost?"}, headers=headers)
             assert write.status_code == 503
+            # A browser must be able to read the 503 too.
+            from_browser = await client.get(f"/api/{user}/tasks", headers=headers | {"Origin": FRONTEND})
+            assert from_browser.status_code == 503
+            assert from_browser.headers["access-control-allow-origin"] == FRONTEND
+            assert "retry-after" in from_browser.headers["access-control-expose-headers"].lower()
 
             server.start()
             deadline = time.monotonic() + 10

@@ -12,6 +12,7 @@ from .helpers import auth, new_user
 TASK_ROUTES = [
     ("GET", "/api/{owner}/tasks/{id}", None),
     ("PUT", "/api/{owner}/tasks/{id}", {"title": "Hijacked", "completed": True}),
+    ("PATCH", "/api/{owner}/tasks/{id}", {"completed": True}),
     ("PATCH", "/api/{owner}/tasks/{id}/complete", None),
     ("DELETE", "/api/{owner}/tasks/{id}", None),
 ]

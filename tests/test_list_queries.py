@@ -196,3 +196,50 @@ async def test_keyset_pages_are_index_range_scans(app: FastAPI, database_url: UR
             inner = plan.split("->  Limit")[1]
             assert "Index" in inner, plan
             assert "Sort" not in inner, plan
+
+
+def crafted_cursor(*values: object) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("updated_at", crafted_cursor("updated_at", "garbage", "1")),
+        ("updated_at", crafted_cursor("updated_at", "2026-01-01T00:00:00", "1")),  # no offset
+        ("created_at", crafted_cursor("created_at", "99999999999999999999")),
+        ("created_at", crafted_cursor("created_at", "\u0661")),  # a digit, but not an ASCII one
+        ("created_at", crafted_cursor("created_at", 5)),
+        ("title", crafted_cursor("title", "a\x00", "1")),
+        ("created_at", crafted_cursor(*(["created_at"] * 3))),
+        ("created_at", "W" * 2000),
+        ("created_at", crafted_cursor("[" * 1500)),
+    ],
+)
+async def test_crafted_cursors_are_422_not_500(client: httpx.AsyncClient, sort: str, cursor: str) -> None:
+    user = new_user()
+    params = {"limit": "2", "sort": sort, "cursor": cursor}
+    response = await client.get(f"/api/{user}/tasks", params=params, headers=auth(user))
+    assert response.status_code == 422, response.text
+    assert ["query", "cursor"] in [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_offset_without_limit_skips_that_many(client: httpx.AsyncClient) -> None:
+    user = new_user()
+    tasks = await seed(client, user, ["a", "b", "c", "d"])
+    response = await client.get(f"/api/{user}/tasks", params={"offset": "3"}, headers=auth(user))
+    assert response.json() == tasks[3:]
+    assert response.headers["x-total-count"] == "4"
+
+
+async def test_link_header_percent_encodes_the_path(client: httpx.AsyncClient) -> None:
+    user = "odd user>;x"
+    await seed(client, user, ["a", "b"])
+    response = await client.get(f"/api/{user}/tasks", params={"limit": "1"}, headers=auth(user))
+    link = next_link(response)
+    assert link is not None
+    assert link.startswith("/api/odd%20user%3E%3Bx/tasks?")
+    assert (await client.get(link, headers=auth(user))).json()[0]["title"] == "b"

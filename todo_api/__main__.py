@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import uvicorn
 from sqlalchemy.engine import URL
 
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, load_settings
 from .embedded_db import EmbeddedPostgres
 from .logging_config import configure_logging, logging_config
 from .main import DATABASE_URL_VARIABLE
@@ -58,10 +58,9 @@ def main() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
     with exit_on_config_error():
-        settings = Settings()
+        settings = load_settings()
         configure_logging(settings.log_level)
-        settings.require_secret()
-        settings.external_database_url()  # fail on a bad URL before starting anything
+        settings.check()  # any unusable setting stops us here, in one line
         with database(settings) as url:
             os.environ[DATABASE_URL_VARIABLE] = url.render_as_string(hide_password=False)
             uvicorn.run(

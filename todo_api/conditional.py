@@ -28,4 +28,5 @@ def none_match(header: str | None, version: int) -> bool:
 
 def _strong_version(tag: str) -> int | None:
     inner = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
-    return int(inner) if inner.isdigit() and len(inner) < 20 else None
+    # Only what we could have issued: ASCII digits of a PostgreSQL bigint.
+    return int(inner) if inner.isascii() and inner.isdigit() and int(inner) < 2**63 else None

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator(
         "neon_database_url",
         "better_auth_secret",
@@ -63,6 +68,12 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `NEON_DATABASE_URL=` in a .env file means "not set", not "empty URL".
         return None if isinstance(value, str) and not value.strip() else value
+
+    def check(self) -> None:
+        """Raise ConfigError for any setting that cannot work, before anything starts."""
+        self.require_secret()
+        self.external_database_url()
+        _ = self.frontend_origin
 
     def require_secret(self) -> bytes:
         """The HS256 key: the secret's raw UTF-8 bytes, as the `jose` npm package signs."""
@@ -112,6 +123,15 @@ class Settings(BaseSettings):
         if self.neon_database_url is None:
             return None
         return to_psycopg_url(self.neon_database_url.get_secret_value(), "NEON_DATABASE_URL")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a malformed value is a one-line ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ConfigError(f"{str(problem['loc'][0]).upper()}: {problem['msg']}") from None
 
 
 def to_psycopg_url(raw_url: str, variable: str) -> URL:

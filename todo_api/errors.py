@@ -7,8 +7,9 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 
-from .db import is_unavailable
+from .db import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger("todo_api.errors")
 
@@ -33,23 +34,27 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> Response:
-    if is_unavailable(error):
-        # The driver's message names the host; it goes to the log only.
-        logger.error(
-            "database unavailable: %s",
-            type(error).__name__,
-            extra={"event": "db_unavailable", "method": request.method, "path": request.url.path},
-        )
-        return JSONResponse(
-            {"detail": DATABASE_UNAVAILABLE},
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
-    logger.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
+def internal_error() -> Response:
     return JSONResponse({"detail": INTERNAL_ERROR}, status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+async def _database_error(request: Request, error: Exception) -> Response:
+    where = {"method": request.method, "path": request.url.path}
+    if not is_unavailable(error):
+        logger.exception("unhandled database error", extra=where)
+        return internal_error()
+    # The driver's message names the host; it goes to the log only, and without a traceback:
+    # an outage would otherwise flood the log.
+    logger.error("database unavailable: %s", type(error).__name__, extra={"event": "db_unavailable", **where})
+    return JSONResponse(
+        {"detail": DATABASE_UNAVAILABLE}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Handlers for expected failures. They run inside the CORS middleware, so a browser can read
+    these errors too; anything else becomes a 500 in `UnexpectedErrorMiddleware`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _unexpected)
+    database_errors: tuple[type[Exception], ...] = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
+    for database_error in database_errors:
+        app.add_exception_handler(database_error, _database_error)

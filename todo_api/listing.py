@@ -3,7 +3,9 @@
 import base64
 import binascii
 import json
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Literal, get_args
+from urllib.parse import quote
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +14,7 @@ from .repository import SORTS, ListQuery, Page
 from .schemas import NO_NUL
 
 SortParam = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
+assert set(get_args(SortParam)) == set(SORTS)  # the documented values are exactly the allowlist
 MAX_LIMIT = 500
 
 
@@ -21,21 +24,31 @@ def encode_cursor(sort: str, keys: list[str]) -> str:
 
 
 def decode_cursor(cursor: str, sort: str) -> list[str]:
+    """The cursor's key values, each checked here so nothing malformed reaches PostgreSQL."""
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         valid = (
             isinstance(value, list)
             and value[:1] == [sort]
             and len(value) == 1 + len(SORTS[sort].keys)
-            and all(isinstance(key, str) and "\x00" not in key for key in value[1:])
-            and value[-1].isdigit()  # the id
+            and all(_valid_key(key, raw) for key, raw in zip(SORTS[sort].keys, value[1:], strict=True))
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         valid = False
     if not valid:
         raise _invalid("cursor", "Invalid cursor: use the one from the Link header, with the same sort")
     keys: list[str] = value[1:]
     return keys
+
+
+def _valid_key(column: str, raw: object) -> bool:
+    if not isinstance(raw, str) or "\x00" in raw:
+        return False
+    if column == "id":
+        return raw.isascii() and raw.isdigit() and int(raw) < 2**63
+    if column == "updated_at":
+        return datetime.fromisoformat(raw).tzinfo is not None  # ValueError when malformed
+    return True  # title: any text
 
 
 def _invalid(parameter: str, message: str) -> RequestValidationError:
@@ -94,5 +107,5 @@ def pagination_headers(request: Request, query: ListQuery | None, page: Page) ->
             following = {"cursor": encode_cursor(query.sort, page.next_after)}
         params = dict(request.query_params) | following
         url = request.url.replace_query_params(**params)
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        headers["Link"] = f'<{quote(url.path)}?{url.query}>; rel="next"'
     return headers

@@ -15,7 +15,7 @@ from .auth.jwt import TokenVerifier
 from .config import Settings
 from .db import create_engine, is_unavailable
 from .errors import install_error_handlers
-from .middleware import BodySizeLimitMiddleware
+from .middleware import BodySizeLimitMiddleware, UnexpectedErrorMiddleware
 from .migrate import upgrade_to_head
 from .repository import TaskRepository
 from .routes import health, tasks
@@ -97,13 +97,16 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(health.router)
     install_error_handlers(app)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Link", "X-Total-Count"],
+        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After"],
+        # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`
+        # everywhere must keep working (SC-005); the origin list is explicit, never "*".
         allow_credentials=True,
         max_age=600,
     )

@@ -1,11 +1,16 @@
 """ASGI middleware."""
 
+import logging
+
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import internal_error
+
 TOO_LARGE = "Request body too large"
+logger = logging.getLogger("todo_api.errors")
 
 
 class BodySizeLimitMiddleware:
@@ -44,3 +49,33 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class UnexpectedErrorMiddleware:
+    """Any exception no handler took becomes a generic JSON 500, logged with its traceback here.
+
+    It sits inside the CORS middleware (unlike Starlette's outermost error handler), so the
+    browser can read the 500 too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if started:
+                raise  # too late for a clean answer: let the server close the connection
+            await internal_error()(scope, receive, send)

@@ -32,11 +32,11 @@ async def upgrade_to_head(url: URL, connect_timeout: int) -> None:
 
 def main() -> None:
     from .__main__ import database, exit_on_config_error
-    from .config import Settings
+    from .config import load_settings
     from .logging_config import configure_logging
 
     with exit_on_config_error():
-        settings = Settings()
+        settings = load_settings()
         configure_logging(settings.log_level)
         with database(settings) as url:
             asyncio.run(upgrade_to_head(url, settings.database_connect_timeout))

@@ -129,7 +129,7 @@ def list_sql(query: ListQuery) -> str:
         filters.append(f"{_SEARCHED} ILIKE %(pattern)s")
     matching = " AND ".join(filters)
     keyset = f" AND {sort.after()}" if query.after is not None else ""
-    limit = " LIMIT %(fetch)s OFFSET %(offset)s" if query.limit is not None else ""
+    limit = (" LIMIT %(fetch)s" if query.limit is not None else "") + " OFFSET %(offset)s"
     keys = ", ".join(f"{key} AS k{n}" for n, key in enumerate(sort.keys))
     cursor = ", ".join(_KEY_TEXT[key] for key in sort.keys)
     direction = " DESC" if sort.descending else ""
@@ -179,7 +179,7 @@ class TaskRepository:
     async def create(self, user_id: str, values: Mapping[str, Any]) -> Task:
         params = {"user_id": user_id, "title": values["title"], "description": values.get("description"),
                   "completed": values.get("completed", False)}  # fmt: skip
-        return Task(*(await self._write(CREATE_SQL, params))[0])
+        return Task(*(await self._execute(CREATE_SQL, params))[0])
 
     async def update(
         self, user_id: str, task_id: int, changes: Mapping[str, Any], if_match: list[int] | None = None
@@ -209,13 +209,13 @@ class TaskRepository:
 
     async def delete(self, user_id: str, task_id: int, if_match: list[int] | None = None) -> bool:
         params = {"user_id": user_id, "task_id": task_id, "versions": if_match}
-        if await self._write(DELETE_SQL, params):
+        if await self._execute(DELETE_SQL, params):
             return True
         await self._raise_if_mismatch(user_id, task_id, if_match)
         return False
 
     async def _conditional(self, sql: str, params: dict[str, Any]) -> Task | None:
-        rows = await self._write(sql, params)
+        rows = await self._execute(sql, params)
         if rows:
             return Task(*rows[0])
         await self._raise_if_mismatch(params["user_id"], params["task_id"], params["versions"])
@@ -232,11 +232,11 @@ class TaskRepository:
         Writes are never retried this way: a write whose connection died may have been applied.
         """
         try:
-            return await self._write(sql, params)
+            return await self._execute(sql, params)
         except ConnectionLost:
-            return await self._write(sql, params)
+            return await self._execute(sql, params)
 
-    async def _write(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, over a pooled connection, in one round trip.
 
         SQLAlchemy's pool does the connection work (timeouts, recycling, idle pings); the statement

@@ -88,7 +88,7 @@ class TaskUpdate(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; a `null` for `completed` means "leave it"."""
-        values = self.model_dump(include=self.model_fields_set | {"title"})
+        values = self.model_dump(include=self.model_fields_set)
         if values.get("completed", False) is None:
             del values["completed"]
         return values
@@ -100,12 +100,6 @@ class TaskPatch(TaskUpdate):
     model_config = ConfigDict(json_schema_extra={"examples": [{"completed": True}]})
 
     title: Title = None  # type: ignore[assignment]  # optional here, but never null
-
-    def changes(self) -> dict[str, Any]:
-        values = self.model_dump(include=self.model_fields_set)
-        if values.get("completed", False) is None:
-            del values["completed"]
-        return values
 
 
 class TaskRead(BaseModel):

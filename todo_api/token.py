@@ -6,7 +6,7 @@ import time
 import jwt
 
 from .__main__ import exit_on_config_error
-from .config import Settings
+from .config import load_settings
 
 
 def issue_token(secret: bytes, user_id: str, minutes: int = 60) -> str:
@@ -18,7 +18,7 @@ def main() -> None:
     if not 2 <= len(sys.argv) <= 3:
         raise SystemExit("usage: python -m todo_api.token USER_ID [MINUTES]")
     with exit_on_config_error():
-        secret = Settings().require_secret()
+        secret = load_settings().require_secret()
     minutes = int(sys.argv[2]) if len(sys.argv) == 3 else 60
     print(issue_token(secret, sys.argv[1], minutes))
 

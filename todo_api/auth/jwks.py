@@ -58,6 +58,10 @@ class JwksKeySource:
             self._refresh_in_background()
         return self._key(kid, alg)
 
+    def still_published(self, kid: str) -> bool:
+        """Whether the last JWKS fetched still lists this key (a removed key stops working)."""
+        return kid in self._jwks
+
     async def aclose(self) -> None:
         if self._background is not None:
             self._background.cancel()
@@ -84,9 +88,10 @@ class JwksKeySource:
         Called for an unknown `kid`, it waits for the next allowed fetch rather than failing,
         so a key rotated moments after the last fetch is accepted on first use, a little late.
         """
+        asked_at = time.monotonic()
         async with self._lock:
-            if kid is not None and kid in self._jwks:
-                return  # fetched while we waited for the lock
+            if self._attempted_at >= asked_at:
+                return  # a fetch started while we waited for the lock: its result is ours too
             wait = self._attempted_at + self._min_refetch - time.monotonic()
             if wait > 0:
                 if kid is None:
@@ -112,9 +117,10 @@ class JwksKeySource:
         response.raise_for_status()
         if len(response.content) > _MAX_JWKS_BYTES:
             raise ValueError("JWKS too large")
-        keys = response.json()["keys"]
+        document = response.json()
+        keys = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(keys, list):
-            raise ValueError("JWKS without a key list")
+            raise ValueError("not a JWKS: no key list")
         return {
             jwk["kid"]: jwk
             for jwk in keys

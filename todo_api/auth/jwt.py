@@ -41,6 +41,7 @@ class KeysUnavailable(Exception):
 class VerifiedToken:
     subject: str
     expires_at: float
+    kid: str | None = None  # the JWKS key that verified it (None: the shared secret)
 
 
 # Most specific first: several PyJWT errors subclass each other.
@@ -75,13 +76,16 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> VerifiedToken:
         cached = self._verified.get(token)
-        if cached is not None and cached.expires_at > time.time():
+        if cached is not None and cached.expires_at > time.time() and self._key_still_valid(cached):
             return cached
         verified = await self._verify(token)
         if len(self._verified) >= _CACHE_SIZE:
             del self._verified[next(iter(self._verified))]  # evict the oldest entry
         self._verified[token] = verified
         return verified
+
+    def _key_still_valid(self, verified: VerifiedToken) -> bool:
+        return verified.kid is None or (self._keys is not None and self._keys.still_published(verified.kid))
 
     async def _verify(self, token: str) -> VerifiedToken:
         if len(token) > MAX_TOKEN_BYTES:
@@ -92,10 +96,12 @@ class TokenVerifier:
             raise TokenError("malformed") from None
         alg = header.get("alg")
         key: bytes | jwt.PyJWK
+        required = ["exp", "sub"]
         if alg == HS256:
             key = self._secret
         elif alg in ASYMMETRIC_ALGORITHMS and self._keys is not None:
             key = await self._keys.key_for(header.get("kid"), alg)
+            required += ["iss", "aud"]  # Better Auth's jwt plugin always sets both
         else:
             raise TokenError("alg_not_allowed")
         try:
@@ -104,7 +110,7 @@ class TokenVerifier:
                 key,
                 algorithms=[alg],
                 leeway=self._leeway,
-                options={"require": ["exp", "sub"], "verify_aud": False, "verify_iss": False},
+                options={"require": required, "verify_aud": False, "verify_iss": False},
             )
         except jwt.PyJWTError as error:
             raise TokenError(_reason(error)) from None
@@ -112,10 +118,11 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH or "\x00" in subject:
             raise TokenError("invalid_subject")
-        return VerifiedToken(subject=subject, expires_at=float(claims["exp"]))
+        kid = header.get("kid") if alg != HS256 else None
+        return VerifiedToken(subject=subject, expires_at=float(claims["exp"]), kid=kid)
 
     def _check_issuer_and_audience(self, claims: dict[str, Any]) -> None:
-        # Checked when present: Better Auth always sets both; a frontend's own HS256 token may not.
+        # Required on JWKS tokens (above); on a frontend's own HS256 token, checked when present.
         if "iss" in claims and claims["iss"] != self._issuer:
             raise TokenError("issuer")
         if "aud" in claims:
