@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 from ..conditional import etag, if_match_versions, none_match
 from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
 from ..listing import list_query, pagination_headers
-from ..repository import ListQuery, Task, VersionMismatch
+from ..repository import ListQuery, Task, TaskRepository, VersionMismatch
 from ..schemas import ErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
 
 T = TypeVar("T")
@@ -72,6 +72,13 @@ async def _conditionally(write: Awaitable[T]) -> T:
             "The task was changed since you loaded it; reload it and try again",
             {"ETag": etag(stale.current.version)},
         ) from None
+
+
+async def _update(
+    repository: TaskRepository, user_id: str, task_id: int, task: TaskUpdate, if_match: str | None
+) -> Response:
+    write = repository.update(user_id, task_id, task.changes(), if_match_versions(if_match))
+    return _task_response(await _conditionally(write))
 
 
 @router.get(
@@ -139,8 +146,7 @@ async def get_task(
 async def update_task(
     user_id: CurrentUserId, task_id: TaskId, task: TaskUpdate, repository: Tasks, if_match: IfMatch = None
 ) -> Response:
-    write = repository.update(user_id, task_id, task.changes(), if_match_versions(if_match))
-    return _task_response(await _conditionally(write))
+    return await _update(repository, user_id, task_id, task, if_match)
 
 
 @router.patch(
@@ -152,8 +158,7 @@ async def update_task(
 async def patch_task(
     user_id: CurrentUserId, task_id: TaskId, task: TaskPatch, repository: Tasks, if_match: IfMatch = None
 ) -> Response:
-    write = repository.update(user_id, task_id, task.changes(), if_match_versions(if_match))
-    return _task_response(await _conditionally(write))
+    return await _update(repository, user_id, task_id, task, if_match)
 
 
 @router.delete(
