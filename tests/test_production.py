@@ -238,7 +238,6 @@ logfile = {workdir}/pgbouncer.log
 def test_many_users_through_pgbouncer_transaction_mode_two_workers(
     pgbouncer: URL, data_dir: Path, tmp_path: Path
 ) -> None:
-    env = {"NEON_DATABASE_URL": dsn(pgbouncer), "DATABASE_POOL_MODE": "transaction", "WORKERS": "2"}
     users = [new_user() for _ in range(40)]
     errors: list[str] = []
 
@@ -269,7 +268,9 @@ def test_many_users_through_pgbouncer_transaction_mode_two_workers(
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
             await asyncio.gather(*(session(http, user) for user in users))
 
-    with service(data_dir, tmp_path, **env) as api:
+    with service(
+        data_dir, tmp_path, WORKERS="2", NEON_DATABASE_URL=dsn(pgbouncer), DATABASE_POOL_MODE="transaction"
+    ) as api:
         asyncio.run(load(api.base_url))
         assert api.stop() < 10
     assert errors == []

@@ -66,14 +66,15 @@ class Service:
 
 
 @contextmanager
-def service(data_dir: Path, cwd: Path, **extra: str) -> Iterator[Service]:
+def service(data_dir: Path, cwd: Path, log: Path | None = None, **extra: str) -> Iterator[Service]:
     port = free_port()
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "todo_api"],
         cwd=cwd,  # a folder without .env: only the environment configures it
         env=service_env(data_dir, port, **extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     running = Service(process, port)
     try:
@@ -92,6 +93,8 @@ def service(data_dir: Path, cwd: Path, **extra: str) -> Iterator[Service]:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 def test_service_serves_http_and_sigterm_stops_it_with_its_database(data_dir: Path, tmp_path: Path) -> None:
@@ -201,3 +204,28 @@ def test_token_command_prints_a_token_the_service_accepts(tmp_path: Path) -> Non
     claims = jwt.decode(result.stdout.strip(), SECRET.encode(), algorithms=["HS256"])
     assert claims["sub"] == "user123"
     assert claims["exp"] > time.time() + 3000
+
+
+def test_logs_are_json_lines_without_tokens_or_secrets(data_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from .helpers import make_token
+
+    user = new_user()
+    good = make_token(user)
+    forged = make_token(user, secret="not-the-secret-not-the-secret-not-the-secret")
+    log = tmp_path / "service.log"
+    with service(data_dir, tmp_path, log=log) as api:
+        httpx.post(
+            f"{api.base_url}/api/{user}/tasks",
+            json={"title": "t"},
+            headers={"Authorization": f"Bearer {good}"},
+        )
+        httpx.get(f"{api.base_url}/api/{user}/tasks", headers={"Authorization": f"Bearer {forged}"})
+        api.stop()
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(line.get("event") == "auth_failed" and line.get("reason") == "bad_signature" for line in lines)
+    assert any("POST /api/" in line["message"] and "201" in line["message"] for line in lines)  # access log
+    for secret in (good, forged, good.split(".")[2], forged.split(".")[2], SECRET):
+        assert secret not in text
