@@ -52,6 +52,8 @@ request = function()
     return wrk.format("DELETE", base .. "/" .. (id or "0"), headers)
   elseif op == "hello" then
     return wrk.format("GET", "/hello")
+  elseif op == "floor" then
+    return wrk.format("GET", "/floor")
   else -- create
     headers["Content-Type"] = "application/json"
     return wrk.format("POST", base, headers, body)

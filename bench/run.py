@@ -2,8 +2,9 @@
 
 Starts the service (1 worker) on a PostgreSQL (BENCH_DATABASE_URL, or an embedded one of its own),
 seeds 50 users x 20 tasks, drives each scenario with wrk (50 connections, bounded in time), runs a
-bare FastAPI "hello" under the same server flags as the ceiling, and writes a Markdown table to
-bench/results/. Server CPU per request comes from /proc (via psutil) for the server's process tree.
+bare FastAPI "hello" under the same server flags as the ceiling, and a FastAPI endpoint doing one
+trivial query (bench/floor.py) as the floor for database-backed endpoints, and writes a Markdown
+table to bench/results/. Server CPU per request comes from /proc (via psutil) for the server's process tree.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ CONNECTIONS, THREADS = 50, 2
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 SCENARIOS = {
     "hello (ceiling)": "hello=1",
+    "floor: FastAPI + 1 query": "floor=1",
     "mixed 70/20/10": "list=70,create=20,get=10",
     "list only": "list=1",
     "create only": "create=1",
@@ -244,7 +246,11 @@ async def _create_many(
 @contextmanager
 def database() -> Iterator[tuple[URL, str]]:
     if url := os.environ.get("BENCH_DATABASE_URL"):
-        yield to_psycopg_url(url, "BENCH_DATABASE_URL"), "BENCH_DATABASE_URL"
+        given = to_psycopg_url(url, "BENCH_DATABASE_URL")
+        try:
+            yield given, "BENCH_DATABASE_URL"
+        finally:
+            _remove_bench_tasks(given)
         return
     folder = Path(tempfile.mkdtemp(prefix="todo-bench-"))
     embedded = EmbeddedPostgres(folder)
@@ -253,6 +259,15 @@ def database() -> Iterator[tuple[URL, str]]:
     finally:
         embedded.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_bench_tasks(database: URL) -> None:
+    """Leave a shared database as we found it: every user this run made has our pid in its id."""
+    import psycopg
+
+    dsn = database.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM tasks WHERE user_id LIKE %s", (f"bench-%{os.getpid()}%",))
 
 
 def average_list_length(base_url: str, users_file: Path) -> float:
@@ -267,6 +282,8 @@ def average_list_length(base_url: str, users_file: Path) -> float:
 
 
 def main() -> None:
+    # Stopped early (Ctrl-C, SIGTERM): unwind, so the servers and the database started here stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         raise SystemExit("bench: wrk is not installed (Debian: apt-get install wrk)")
     results: list[Result] = []
@@ -281,14 +298,20 @@ def main() -> None:
             "WORKERS": "1",
             "PYTHONPATH": str(ROOT),
         }
-        hello_code = (
-            "import uvicorn; from todo_api.logging_config import logging_config; "
-            f"uvicorn.run('bench.hello:app', host='127.0.0.1', port={hello_port}, "
-            "log_config=logging_config('info'), proxy_headers=False, server_header=False)"
-        )
+        floor_port = free_port()
+
+        def same_flags(app: str, port: int) -> list[str]:
+            code = (
+                "import uvicorn; from todo_api.logging_config import logging_config; "
+                f"uvicorn.run('{app}', host='127.0.0.1', port={port}, "
+                "log_config=logging_config('info'), proxy_headers=False, server_header=False)"
+            )
+            return [sys.executable, "-c", code]
+
         with (
             server([sys.executable, "-m", "todo_api"], env, api_port, "/ready") as api_pid,
-            server([sys.executable, "-c", hello_code], env, hello_port, "/hello") as hello_pid,
+            server(same_flags("bench.hello:app", hello_port), env, hello_port, "/hello") as hello_pid,
+            server(same_flags("bench.floor:app", floor_port), env, floor_port, "/floor") as floor_pid,
         ):
             base_url = f"http://127.0.0.1:{api_port}"
             print(f"seeding {USERS} users x {TASKS_PER_USER} tasks ...", flush=True)
@@ -301,10 +324,12 @@ def main() -> None:
                 user.tasks = ids
             write_users(users, users_file)
             wrk(hello_port, "hello=1", users_file, "3s", hello_pid, "warm-up")
+            wrk(floor_port, "floor=1", users_file, "3s", floor_pid, "warm-up")
             wrk(api_port, "list=1", users_file, "3s", api_pid, "warm-up")
+            reference = {"hello=1": (hello_port, hello_pid), "floor=1": (floor_port, floor_pid)}
             for name, mix in SCENARIOS.items():
-                is_hello = mix == "hello=1"
-                port, pid = (hello_port, hello_pid) if is_hello else (api_port, api_pid)
+                is_reference = mix in reference
+                port, pid = reference.get(mix, (api_port, api_pid))
                 if "delete" in mix:  # tasks for the deletes to remove, each exactly once
                     spares = asyncio.run(create_tasks(base_url, users, SPARE_PER_USER))
                     for user, ids in zip(users, spares, strict=True):
@@ -312,7 +337,7 @@ def main() -> None:
                     write_users(users, users_file)
                 print(f"running {name} for {DURATION} ...", flush=True)
                 results.append(wrk(port, mix, users_file, DURATION, pid, name))
-                if not is_hello:
+                if not is_reference:
                     list_lengths[name] = average_list_length(base_url, users_file)
             large = large_user_case(base_url, api_pid)
             huge = hundred_thousand_case(base_url, url)

@@ -3,6 +3,7 @@
 These run on the embedded PostgreSQL (no NEON_DATABASE_URL), whatever TEST_DATABASE_URL says.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -75,6 +76,7 @@ def service(data_dir: Path, cwd: Path, log: Path | None = None, **extra: str) ->
         env=service_env(data_dir, port, **extra),
         stdout=output,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: cleanup reaches uvicorn's workers too
     )
     running = Service(process, port)
     try:
@@ -93,6 +95,8 @@ def service(data_dir: Path, cwd: Path, log: Path | None = None, **extra: str) ->
         if process.poll() is None:
             process.kill()
             process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # workers left behind by a killed supervisor
         if log is not None:
             output.close()  # type: ignore[union-attr]
 
