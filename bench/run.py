@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from todo_api.config import to_psycopg_url  # noqa: E402
+from todo_api.config import libpq_dsn, to_psycopg_url  # noqa: E402
 from todo_api.embedded_db import EmbeddedPostgres  # noqa: E402
 from todo_api.token import issue_token  # noqa: E402
 
@@ -167,43 +167,56 @@ async def create_tasks(base_url: str, users: list[BenchUser], count: int) -> lis
         return await asyncio.gather(*(for_user(user) for user in users))
 
 
-def large_user_case(base_url: str, pid: int) -> list[str]:
+def _insert_tasks(database: URL, user: str, count: int) -> None:
+    """`count` tasks for one user straight in SQL (every 100th mentions milk), then VACUUM ANALYZE
+    as autovacuum soon would, so counts are index-only as in a settled database."""
+    import psycopg
+
+    with psycopg.connect(libpq_dsn(database), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tasks (user_id, title, description) SELECT %s, 'Task ' || g,"
+            " CASE WHEN g %% 100 = 0 THEN 'buy milk' END FROM generate_series(1, %s) g",
+            (user, count),
+        )
+        conn.execute("VACUUM ANALYZE tasks")
+
+
+def _timed_get(
+    http: httpx.Client, url: str, params: dict[str, str] | None, headers: dict[str, str]
+) -> tuple[httpx.Response, float]:
+    """The last response, and the median time of 5 requests, in ms."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        response = http.get(url, params=params, headers=headers)
+        times.append(time.perf_counter() - started)
+    return response, sorted(times)[2] * 1000
+
+
+def large_user_case(base_url: str, database: URL, pid: int) -> list[str]:
     """One user with 10 000 tasks: time and memory to list them all, and one page."""
     user = f"bench-big-{os.getpid()}"
     headers = {"Authorization": f"Bearer {issue_token(SECRET.encode(), user, minutes=60)}"}
+    _insert_tasks(database, user, 10_000)
+    rows = []
     with httpx.Client(base_url=base_url, timeout=60) as http:
-        asyncio.run(_create_many(base_url, user, headers, [{"title": f"Big {i}"} for i in range(10_000)]))
-        rows = []
         for label, params in [("all 10 000", {}), ("first page of 50", {"limit": "50"})]:
             rss_before = psutil.Process(pid).memory_info().rss
-            times = []
-            for _ in range(5):
-                started = time.perf_counter()
-                response = http.get(f"/api/{user}/tasks", params=params, headers=headers)
-                times.append(time.perf_counter() - started)
+            response, ms = _timed_get(http, f"/api/{user}/tasks", params, headers)
             rss_after = psutil.Process(pid).memory_info().rss
-            count = len(response.json())
+            kib, rss_mib = len(response.content) / 1024, (rss_after - rss_before) / 2**20
             rows.append(
-                f"| {label} | {response.status_code} | {count} | {len(response.content) / 1024:.0f} KiB "
-                f"| {sorted(times)[2] * 1000:.1f} ms | {(rss_after - rss_before) / 2**20:+.1f} MiB |"
+                f"| {label} | {response.status_code} | {len(response.json())} | {kib:.0f} KiB "
+                f"| {ms:.1f} ms | {rss_mib:+.1f} MiB |"
             )
     return rows
 
 
 def hundred_thousand_case(base_url: str, database: URL) -> list[str]:
-    """One user with 100 000 tasks (inserted in SQL): keyset pages vs a deep offset, and search."""
-    import psycopg
-
+    """One user with 100 000 tasks: keyset pages vs a deep offset, and search."""
     user = f"bench-huge-{os.getpid()}"
     headers = {"Authorization": f"Bearer {issue_token(SECRET.encode(), user, minutes=60)}"}
-    dsn = database.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO tasks (user_id, title, description) SELECT %s, 'Task ' || g,"
-            " CASE WHEN g %% 100 = 0 THEN 'buy milk' END FROM generate_series(1, 100000) g",
-            (user,),
-        )
-        conn.execute("VACUUM ANALYZE tasks")  # what autovacuum does soon after: index-only counts
+    _insert_tasks(database, user, 100_000)
     rows = []
     with httpx.Client(base_url=base_url, timeout=60) as http:
         first = http.get(f"/api/{user}/tasks", params={"limit": "50"}, headers=headers)
@@ -216,31 +229,12 @@ def hundred_thousand_case(base_url: str, database: URL) -> list[str]:
             ("search q=milk, page of 50", f"/api/{user}/tasks", {"limit": "50", "q": "milk"}),
         ]
         for label, url, params in pages:
-            times = []
-            for _ in range(5):
-                started = time.perf_counter()
-                response = http.get(url, params=params, headers=headers)
-                times.append(time.perf_counter() - started)
+            response, ms = _timed_get(http, url, params, headers)
             rows.append(
                 f"| {label} | {response.status_code} | {len(response.json())} of "
-                f"{response.headers['x-total-count']} | {sorted(times)[2] * 1000:.1f} ms |"
+                f"{response.headers['x-total-count']} | {ms:.1f} ms |"
             )
     return rows
-
-
-async def _create_many(
-    base_url: str, user: str, headers: dict[str, str], bodies: list[dict[str, str]]
-) -> None:
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=20)
-    ) as http:
-        semaphore = asyncio.Semaphore(20)
-
-        async def create(body: dict[str, str]) -> None:
-            async with semaphore:
-                (await http.post(f"/api/{user}/tasks", json=body, headers=headers)).raise_for_status()
-
-        await asyncio.gather(*(create(body) for body in bodies))
 
 
 @contextmanager
@@ -265,7 +259,7 @@ def _remove_bench_tasks(database: URL) -> None:
     """Leave a shared database as we found it: every user this run made has our pid in its id."""
     import psycopg
 
-    dsn = database.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = libpq_dsn(database)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM tasks WHERE user_id LIKE %s", (f"bench-%{os.getpid()}%",))
 
@@ -293,7 +287,7 @@ def main() -> None:
         api_port, hello_port = free_port(), free_port()
         env = os.environ | {
             "BETTER_AUTH_SECRET": SECRET,
-            "NEON_DATABASE_URL": url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "NEON_DATABASE_URL": libpq_dsn(url),
             "PORT": str(api_port),
             "WORKERS": "1",
             "PYTHONPATH": str(ROOT),
@@ -339,7 +333,7 @@ def main() -> None:
                 results.append(wrk(port, mix, users_file, DURATION, pid, name))
                 if not is_reference:
                     list_lengths[name] = average_list_length(base_url, users_file)
-            large = large_user_case(base_url, api_pid)
+            large = large_user_case(base_url, url, api_pid)
             huge = hundred_thousand_case(base_url, url)
     report = render(results, list_lengths, large, huge, database_label)
     out = ROOT / "bench" / "results"

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
-from todo_api.config import Settings, to_psycopg_url
+from todo_api.config import Settings, libpq_dsn, to_psycopg_url
 from todo_api.embedded_db import EmbeddedPostgres
 from todo_api.main import create_app
 
@@ -70,7 +70,7 @@ def fresh_database(database_url: URL) -> Iterator[URL]:
     from psycopg import sql
 
     name = f"todo_test_{uuid.uuid4().hex[:10]}"
-    admin = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = libpq_dsn(database_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:

@@ -17,6 +17,8 @@ from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 from sqlalchemy.engine import URL
 
+from todo_api.config import libpq_dsn
+
 from .helpers import auth, new_user
 from .test_server_process import service
 
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory: pytest.TempPathFactory, database_url: URL) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("contract")
-    external = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    external = libpq_dsn(database_url)
     with service(folder / "data", folder, NEON_DATABASE_URL=external) as api:
         ids = {}
         for user in (OWNER, VICTIM):

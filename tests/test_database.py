@@ -15,7 +15,7 @@ from psycopg.pq import Trace
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
-from todo_api.config import Settings
+from todo_api.config import Settings, libpq_dsn
 from todo_api.embedded_db import EmbeddedPostgres
 from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from todo_api.main import create_app
@@ -24,12 +24,8 @@ from .conftest import FRONTEND, make_settings, running_app
 from .helpers import auth, new_user
 
 
-def dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def test_migrations_run_once_when_many_processes_start_together(fresh_database: URL) -> None:
-    env = os.environ | {"NEON_DATABASE_URL": dsn(fresh_database), "BETTER_AUTH_SECRET": "unused"}
+    env = os.environ | {"NEON_DATABASE_URL": libpq_dsn(fresh_database), "BETTER_AUTH_SECRET": "unused"}
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "todo_api.migrate"],
@@ -44,7 +40,7 @@ def test_migrations_run_once_when_many_processes_start_together(fresh_database: 
     assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
     assert sum("Running upgrade 0001 -> 0002" in output for output in outputs) == 1
 
-    with psycopg.connect(dsn(fresh_database)) as conn:
+    with psycopg.connect(libpq_dsn(fresh_database)) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
         columns: dict[str, str] = dict(
             conn.execute(
@@ -56,7 +52,7 @@ def test_migrations_run_once_when_many_processes_start_together(fresh_database: 
 
 
 async def test_listing_a_users_tasks_uses_the_owner_index(app: FastAPI, database_url: URL) -> None:
-    with psycopg.connect(dsn(database_url)) as conn:
+    with psycopg.connect(libpq_dsn(database_url)) as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET enable_bitmapscan = off")  # tiny tables: show the plan a big one gets
         plan = "\n".join(
@@ -120,7 +116,7 @@ async def test_unexpected_database_error_is_generic_500(
     settings: Settings, fresh_database: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_app(settings, fresh_database) as client:
-        with psycopg.connect(dsn(fresh_database), autocommit=True) as conn:
+        with psycopg.connect(libpq_dsn(fresh_database), autocommit=True) as conn:
             conn.execute("DROP TABLE tasks")
         user = new_user()
         response = await client.get(f"/api/{user}/tasks", headers=auth(user) | {"Origin": FRONTEND})

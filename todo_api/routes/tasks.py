@@ -42,6 +42,8 @@ def _with_etag(status_code: int) -> Responses:
     return {status_code: {"headers": _ETAG_HEADER}}
 
 
+_UPDATE_RESPONSES = _with_etag(status.HTTP_200_OK) | _NOT_FOUND | _STALE | _BODY
+
 router = APIRouter(
     prefix="/api/{user_id}/tasks",
     tags=["tasks"],
@@ -140,7 +142,7 @@ async def get_task(
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    responses=_with_etag(status.HTTP_200_OK) | _NOT_FOUND | _STALE | _BODY,
+    responses=_UPDATE_RESPONSES,
     summary="Update a task (title required; description and completed when sent)",
 )
 async def update_task(
@@ -152,7 +154,7 @@ async def update_task(
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    responses=_with_etag(status.HTTP_200_OK) | _NOT_FOUND | _STALE | _BODY,
+    responses=_UPDATE_RESPONSES,
     summary="Change some fields of a task",
 )
 async def patch_task(
