@@ -1,10 +1,12 @@
 """`make bench`: load the real service with wrk and report ratios measured in one run.
 
 Starts the service (1 worker) on a PostgreSQL (BENCH_DATABASE_URL, or an embedded one of its own),
-seeds 50 users x 20 tasks, drives each scenario with wrk (50 connections, bounded in time), runs a
-bare FastAPI "hello" under the same server flags as the ceiling, and a FastAPI endpoint doing one
-trivial query (bench/floor.py) as the floor for database-backed endpoints, and writes a Markdown
-table to bench/results/. Server CPU per request comes from /proc (via psutil) for the server's process tree.
+seeds 50 users x 20 tasks, drives each scenario with wrk (50 connections, or 500 for the busy-pool
+scenario; bounded in time), and runs beside it, under the same server flags, the floor for any
+database-backed endpoint on this stack (bench/floor.py: FastAPI + psycopg_pool + one trivial query)
+and a bare FastAPI "hello". Every ratio is to the floor, measured in the same run. Server CPU per
+request comes from /proc (via psutil) for the server's process tree, PostgreSQL's from its processes.
+Writes a Markdown table to bench/results/.
 """
 
 from __future__ import annotations
@@ -39,17 +41,30 @@ from todo_api.token import issue_token  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 USERS, TASKS_PER_USER, SPARE_PER_USER = 50, 20, 60
-CONNECTIONS, THREADS = 50, 2
+CONNECTIONS, BUSY_CONNECTIONS, THREADS = 50, 500, 2
 DURATION = os.environ.get("BENCH_DURATION", "10s")
-SCENARIOS = {
-    "hello (ceiling)": "hello=1",
-    "floor: FastAPI + 1 query": "floor=1",
-    "mixed 70/20/10": "list=70,create=20,get=10",
-    "list only": "list=1",
-    "create only": "create=1",
-    "get one only": "get=1",
-    "full CRUD": "list=40,create=15,get=15,update=10,toggle=10,delete=10",
-}
+MIXED = "list=70,create=20,get=10"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    mix: str
+    target: str = "api"  # or "floor", "hello": the reference apps
+    connections: int = CONNECTIONS
+
+
+SCENARIOS = [
+    Scenario("floor: FastAPI + psycopg_pool + 1 query", "floor=1", "floor"),
+    Scenario("hello: FastAPI, no database", "hello=1", "hello"),
+    Scenario("mixed 70/20/10", MIXED),
+    Scenario("list only", "list=1"),
+    Scenario("create only", "create=1"),
+    Scenario("get one only", "get=1"),
+    Scenario("full CRUD", "list=40,create=15,get=15,update=10,toggle=10,delete=10"),
+    Scenario(f"floor, {BUSY_CONNECTIONS} connections", "floor=1", "floor", BUSY_CONNECTIONS),
+    Scenario(f"mixed, {BUSY_CONNECTIONS} connections (busy pool)", MIXED, connections=BUSY_CONNECTIONS),
+]
 
 
 @dataclass
@@ -62,6 +77,7 @@ class Result:
     p99_ms: float
     failed: int  # non-2xx responses plus socket errors
     cpu_ms_per_request: float
+    postgres_cpu_ms_per_request: float
 
     @property
     def rps(self) -> float:
@@ -81,6 +97,20 @@ def cpu_seconds(pid: int) -> float:
     for proc in [process, *process.children(recursive=True)]:
         with_times = proc.cpu_times()
         total += with_times.user + with_times.system
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process on the machine (the embedded one, or the server in
+    BENCH_DATABASE_URL when it runs here): it shares the two cores with the service."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue  # a backend that ended meanwhile
+            total += times.user + times.system
     return total
 
 
@@ -109,13 +139,16 @@ def server(args: list[str], env: dict[str, str], port: int, ready_path: str) -> 
             process.kill()
 
 
-def wrk(port: int, mix: str, users_file: Path, duration: str, pid: int, name: str) -> Result:
+def wrk(
+    port: int, mix: str, users_file: Path, duration: str, pid: int, name: str, connections: int = CONNECTIONS
+) -> Result:
     env = os.environ | {"BENCH_USERS": str(users_file), "BENCH_MIX": mix}
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s",
+    # A request that waits longer than 10 s counts as an error (the service's own deadline is 16 s).
+    command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}", "--timeout", "10s",
                "-s", str(ROOT / "bench" / "load.lua"), f"http://127.0.0.1:{port}"]  # fmt: skip
-    before = cpu_seconds(pid)
+    before, postgres_before = cpu_seconds(pid), postgres_cpu_seconds()
     output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
-    cpu = cpu_seconds(pid) - before
+    cpu, postgres_cpu = cpu_seconds(pid) - before, postgres_cpu_seconds() - postgres_before
     match = re.search(r"^RESULT (.*)$", output, re.MULTILINE)
     if match is None:
         raise RuntimeError(f"wrk printed no result:\n{output}")
@@ -130,6 +163,7 @@ def wrk(port: int, mix: str, users_file: Path, duration: str, pid: int, name: st
         p99_ms=data["p99_us"] / 1000,
         failed=not_ok + data["errors"],
         cpu_ms_per_request=cpu * 1000 / max(data["requests"], 1),
+        postgres_cpu_ms_per_request=postgres_cpu * 1000 / max(data["requests"], 1),
     )
 
 
@@ -320,19 +354,24 @@ def main() -> None:
             wrk(hello_port, "hello=1", users_file, "3s", hello_pid, "warm-up")
             wrk(floor_port, "floor=1", users_file, "3s", floor_pid, "warm-up")
             wrk(api_port, "list=1", users_file, "3s", api_pid, "warm-up")
-            reference = {"hello=1": (hello_port, hello_pid), "floor=1": (floor_port, floor_pid)}
-            for name, mix in SCENARIOS.items():
-                is_reference = mix in reference
-                port, pid = reference.get(mix, (api_port, api_pid))
-                if "delete" in mix:  # tasks for the deletes to remove, each exactly once
+            targets = {
+                "api": (api_port, api_pid),
+                "hello": (hello_port, hello_pid),
+                "floor": (floor_port, floor_pid),
+            }
+            for scenario in SCENARIOS:
+                port, pid = targets[scenario.target]
+                if "delete" in scenario.mix:  # tasks for the deletes to remove, each exactly once
                     spares = asyncio.run(create_tasks(base_url, users, SPARE_PER_USER))
                     for user, ids in zip(users, spares, strict=True):
                         user.spare = ids
                     write_users(users, users_file)
-                print(f"running {name} for {DURATION} ...", flush=True)
-                results.append(wrk(port, mix, users_file, DURATION, pid, name))
-                if not is_reference:
-                    list_lengths[name] = average_list_length(base_url, users_file)
+                print(f"running {scenario.name} for {DURATION} ...", flush=True)
+                results.append(
+                    wrk(port, scenario.mix, users_file, DURATION, pid, scenario.name, scenario.connections)
+                )
+                if scenario.target == "api":
+                    list_lengths[scenario.name] = average_list_length(base_url, users_file)
             large = large_user_case(base_url, url, api_pid)
             huge = hundred_thousand_case(base_url, url)
     report = render(results, list_lengths, large, huge, database_label)
@@ -351,30 +390,36 @@ def render(
     huge: list[str],
     database_label: str,
 ) -> str:
-    hello = results[0]
+    floor = results[0]
+    busy_floor = next(r for r in results if r.name.startswith("floor,"))
     lines = [
         f"# Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"1 uvicorn worker, wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}, {USERS} users rotating bearer "
-        f"tokens, database: {database_label}, {os.cpu_count()} CPUs shared by server, database and wrk.",
+        f"1 uvicorn worker, wrk -t{THREADS} -c{CONNECTIONS} (or -c{BUSY_CONNECTIONS} where the scenario "
+        f"says so) -d{DURATION}, {USERS} users rotating bearer tokens, database: {database_label}, "
+        f"{os.cpu_count()} CPUs shared by server, database and wrk. Ratios are to the floor with the same "
+        "connection count, measured in the same run. PostgreSQL CPU counts every postgres process here.",
         "",
-        "| scenario | req/s | vs hello | p50 ms | p95 ms | p99 ms | p95 vs hello | non-2xx "
-        "| server CPU ms/req | CPU vs hello | avg list length after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | req/s | vs floor | p50 ms | p95 ms | p99 ms | p95 vs floor | p99 vs floor | errors "
+        "| server CPU ms/req | CPU vs floor | PostgreSQL CPU ms/req | avg list length after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        reference = busy_floor if r.name.endswith("(busy pool)") else floor
         length = list_lengths.get(r.name)
         cells = [
             r.name,
             f"{r.rps:,.0f}",
-            f"{r.rps / hello.rps:.0%}",
+            f"{r.rps / reference.rps:.2f}x",
             f"{r.p50_ms:.1f}",
             f"{r.p95_ms:.1f}",
             f"{r.p99_ms:.1f}",
-            f"{r.p95_ms / hello.p95_ms:.1f}x",
+            f"{r.p95_ms / reference.p95_ms:.1f}x",
+            f"{r.p99_ms / reference.p99_ms:.1f}x",
             str(r.failed),
             f"{r.cpu_ms_per_request:.3f}",
-            f"{r.cpu_ms_per_request / hello.cpu_ms_per_request:.1f}x",
+            f"{r.cpu_ms_per_request / reference.cpu_ms_per_request:.2f}x",
+            f"{r.postgres_cpu_ms_per_request:.3f}",
             "" if length is None else f"{length:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
