@@ -5,14 +5,17 @@ stopped after uvicorn returns, however the server was asked to stop (SIGTERM, Ct
 """
 
 import os
+import shutil
 import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
-from .config import exit_on_config_error, load_settings
+from .config import DATABASE_URL_VARIABLE, Settings, exit_on_config_error, load_settings
 from .embedded_db import database
 from .logging_config import configure_logging, logging_config
-from .main import DATABASE_URL_VARIABLE
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
@@ -22,6 +25,29 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+@contextmanager
+def shared_metrics(settings: Settings) -> Iterator[None]:
+    """With several workers, prometheus_client's multiprocess mode: each worker writes its metrics
+    to files in one folder and `/metrics` (in whichever worker answers) adds them all up, so the
+    numbers are the service's, and a restarted worker's counters are not lost. It must be set
+    before any worker imports prometheus_client. A folder given in PROMETHEUS_MULTIPROC_DIR is used
+    (emptied first, as prometheus_client asks); otherwise a temporary one, removed at exit."""
+    if settings.workers == 1 or not settings.metrics_enabled:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = given or tempfile.mkdtemp(prefix="todo-api-metrics-")
+    for stale in os.scandir(folder):
+        if stale.name.endswith(".db"):
+            os.unlink(stale.path)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
@@ -29,7 +55,7 @@ def main() -> None:
         settings = load_settings()
         configure_logging(settings.log_level)
         settings.check()  # any unusable setting stops us here, in one line
-        with database(settings) as url:
+        with database(settings) as url, shared_metrics(settings):
             os.environ[DATABASE_URL_VARIABLE] = url.render_as_string(hide_password=False)
             uvicorn.run(
                 "todo_api.main:app_from_environment",

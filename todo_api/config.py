@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+# How `python -m todo_api` hands the database it chose (maybe an embedded one) to its workers.
+DATABASE_URL_VARIABLE = "TODO_API_DATABASE_URL"
 # Schemes Neon's console and other providers print, all served by psycopg 3.
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 
@@ -50,6 +52,9 @@ class Settings(BaseSettings):
     database_pool_mode: Literal["auto", "session", "transaction"] = "auto"
     workers: int = Field(default=1, ge=1, le=64)
     shutdown_timeout: int = Field(default=10, ge=1)
+
+    # Prometheus metrics at GET /metrics; off, there is no endpoint and no per-request cost.
+    metrics_enabled: bool = True
 
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from .config import Settings, libpq_dsn
+from .telemetry import POOL_WAIT
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,8 @@ class Database:
     async def _checkout(self, deadline: float) -> AsyncConnection[Any]:
         """A pooled connection not known to be dead, waiting at most until the request's deadline
         or `DATABASE_POOL_TIMEOUT`, and only `DOWN_WAIT_SECONDS` once connection attempts fail."""
-        give_up_at = min(deadline, time.monotonic() + self._pool_timeout)
+        started = time.monotonic()
+        give_up_at = min(deadline, started + self._pool_timeout)
         while (remaining := give_up_at - time.monotonic()) > 0:
             try:
                 conn = await self.pool.getconn(timeout=min(remaining, DOWN_WAIT_SECONDS))
@@ -209,6 +211,7 @@ class Database:
                     raise DatabaseUnavailable("unavailable") from None
                 continue  # slow, not down (a compute waking up, or every connection busy)
             if await self._alive(conn):
+                POOL_WAIT.observe(time.monotonic() - started)
                 return conn
             # One dead connection means its siblings are likely dead too (the server dropped
             # them together); each is found the same way, at no round trip's cost.

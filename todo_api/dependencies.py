@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from .auth.jwt import KeysUnavailable, TokenError, TokenVerifier
 from .errors import DATABASE_UNAVAILABLE
 from .repository import TaskRepository
+from .telemetry import AUTH_FAILURES
 
 security_log = logging.getLogger("todo_api.security")
 
@@ -47,6 +48,7 @@ def _security_event(request: Request, event: str, **fields: str) -> dict[str, ob
 
 
 def _refuse(request: Request, reason: str) -> HTTPException:
+    AUTH_FAILURES.labels(reason).inc()
     security_log.warning(
         "authentication failed", extra=_security_event(request, "auth_failed", reason=reason)
     )
@@ -70,6 +72,7 @@ async def authenticate(request: Request) -> str:
         raise _refuse(request, error.reason) from None
     except KeysUnavailable:
         # The user's session may be fine; our dependency is not: 503, not 401.
+        AUTH_FAILURES.labels("jwks_unavailable").inc()
         security_log.error("cannot verify token", extra=_security_event(request, "jwks_unavailable"))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -77,6 +80,7 @@ async def authenticate(request: Request) -> str:
             {"Retry-After": "5"},
         ) from None
     if request.path_params.get("user_id") != user_id:
+        AUTH_FAILURES.labels("forbidden").inc()
         security_log.warning(
             "access to another user's tasks refused", extra=_security_event(request, "forbidden")
         )

@@ -2,14 +2,19 @@
 
 import json
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from psycopg import Error as DriverError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import UNAVAILABLE_ERRORS, DatabaseUnavailable, is_unavailable
+from .request_id import current_request_id
+from .telemetry import DATABASE_ERRORS
 
 logger = logging.getLogger("todo_api.errors")
 
@@ -34,8 +39,21 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     )
 
 
+def server_error(detail: str, status_code: int, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """A 5xx body: the message, and the request id a user can quote to whoever runs the service."""
+    return JSONResponse({"detail": detail, "request_id": current_request_id()}, status_code, headers)
+
+
 def internal_error() -> Response:
-    return JSONResponse({"detail": INTERNAL_ERROR}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return server_error(INTERNAL_ERROR, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """FastAPI's own handling, plus the request id on the 5xx ones (an unready schema, the JWKS)."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code >= 500:
+        return server_error(str(error.detail), error.status_code, error.headers)
+    return await http_exception_handler(request, error)
 
 
 async def _database_error(request: Request, error: Exception) -> Response:
@@ -46,6 +64,7 @@ async def _database_error(request: Request, error: Exception) -> Response:
     # The driver's message names the host; it goes to the log only, and without a traceback:
     # an outage would otherwise flood the log.
     kind = error.kind if isinstance(error, DatabaseUnavailable) else "unavailable"
+    DATABASE_ERRORS.labels(kind).inc()
     if kind == "saturated":  # the database is fine; this process has more work than connections
         stats = request.app.state.database.stats()
         logger.error(
@@ -60,15 +79,14 @@ async def _database_error(request: Request, error: Exception) -> Response:
             type(error.__cause__ or error).__name__,
             extra={"event": f"db_{kind}", **where},
         )
-    return JSONResponse(
-        {"detail": DATABASE_UNAVAILABLE}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
-    )
+    return server_error(DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "5"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Handlers for expected failures. They run inside the CORS middleware, so a browser can read
     these errors too; anything else becomes a 500 in `UnexpectedErrorMiddleware`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     database_errors: tuple[type[Exception], ...] = (DriverError, *UNAVAILABLE_ERRORS)
     for database_error in database_errors:
         app.add_exception_handler(database_error, _database_error)

@@ -10,15 +10,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL, make_url
 
+from . import __version__
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
-from .config import Settings
+from .config import DATABASE_URL_VARIABLE, Settings
 from .db import Database, is_unavailable
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware, UnexpectedErrorMiddleware
 from .migrate import upgrade_to_head
 from .repository import TaskRepository
+from .request_id import REQUEST_ID_HEADER
 from .routes import health, tasks
+from .telemetry import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
 
 logger = logging.getLogger("todo_api")
 
@@ -43,10 +46,6 @@ async def _migrate_until_done(
             attempted.set()
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
-
-
-# How `python -m todo_api` hands the database it chose (maybe an embedded one) to its workers.
-DATABASE_URL_VARIABLE = "TODO_API_DATABASE_URL"
 
 
 def app_from_environment() -> FastAPI:
@@ -79,7 +78,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         )
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
-            yield
+            async with pool_gauges(database.stats):
+                yield
         finally:
             migrator.cancel()
             await database.close()
@@ -87,7 +87,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
 
     app = FastAPI(
         title="Todo API",
-        version="1.0.0",
+        version=__version__,
         summary="Per-user tasks for a Next.js + Better Auth frontend, stored in PostgreSQL.",
         lifespan=lifespan,
         # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
@@ -97,6 +97,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -105,10 +107,12 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After"],
+        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After", REQUEST_ID_HEADER],
         # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`
         # everywhere must keep working (SC-005); the origin list is explicit, never "*".
         allow_credentials=True,
         max_age=600,
     )
+    # Outermost: every answer gets its request id and is counted, CORS preflights and errors too.
+    app.add_middleware(TelemetryMiddleware, metrics=settings.metrics_enabled)
     return app

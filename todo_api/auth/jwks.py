@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 
+from ..telemetry import JWKS_FETCHES
 from .jwt import ASYMMETRIC_ALGORITHMS, KeysUnavailable, TokenError
 
 logger = logging.getLogger("todo_api.security")
@@ -102,12 +103,14 @@ class JwksKeySource:
             try:
                 jwks = await self._fetch()
             except (httpx.HTTPError, ValueError) as error:
+                JWKS_FETCHES.labels("error").inc()
                 self._last_fetch_failed = True
                 logger.warning(
                     "JWKS fetch failed",
                     extra={"event": "jwks_unavailable", "url": self.url, "error": type(error).__name__},
                 )
                 return
+            JWKS_FETCHES.labels("ok").inc()
             self._jwks = jwks
             self._keys = {}
             self._fetched_at = time.monotonic()

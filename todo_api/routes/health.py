@@ -4,10 +4,11 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from ..db import is_unavailable
+from ..errors import server_error
 
 router = APIRouter(tags=["health"])
 
-NOT_READY = {"detail": "The database is not reachable yet"}
+NOT_READY = "The database is not reachable yet"
 
 
 @router.get("/health", summary="Liveness: the process is serving (no database involved)")
@@ -21,17 +22,17 @@ async def health() -> dict[str, str]:
     responses={
         status.HTTP_503_SERVICE_UNAVAILABLE: {
             "description": "Not ready",
-            "content": {"application/json": {"example": NOT_READY}},
+            "content": {"application/json": {"example": {"detail": NOT_READY, "request_id": "4bf92f35"}}},
         }
     },
 )
 async def ready(request: Request) -> JSONResponse:
     if not request.app.state.schema_ready.is_set():
-        return JSONResponse(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return server_error(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
     try:
         await request.app.state.database.ping()
     except Exception as error:
         if not is_unavailable(error):
             raise
-        return JSONResponse(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return server_error(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
     return JSONResponse({"status": "ready"})
