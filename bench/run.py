@@ -326,7 +326,8 @@ def main() -> None:
             "WORKERS": "1",
             "PYTHONPATH": str(ROOT),
         }
-        floor_port = free_port()
+        floor_port, quiet_port = free_port(), free_port()
+        quiet_env = env | {"PORT": str(quiet_port), "METRICS_ENABLED": "false"}
 
         def same_flags(app: str, port: int) -> list[str]:
             code = (
@@ -338,6 +339,7 @@ def main() -> None:
 
         with (
             server([sys.executable, "-m", "todo_api"], env, api_port, "/ready") as api_pid,
+            server([sys.executable, "-m", "todo_api"], quiet_env, quiet_port, "/ready") as quiet_pid,
             server(same_flags("bench.hello:app", hello_port), env, hello_port, "/hello") as hello_pid,
             server(same_flags("bench.floor:app", floor_port), env, floor_port, "/floor") as floor_pid,
         ):
@@ -372,9 +374,11 @@ def main() -> None:
                 )
                 if scenario.target == "api":
                     list_lengths[scenario.name] = average_list_length(base_url, users_file)
+            print("running mixed with metrics on and off, alternating ...", flush=True)
+            metrics = metrics_cost(users_file, (api_port, api_pid), (quiet_port, quiet_pid))
             large = large_user_case(base_url, url, api_pid)
             huge = hundred_thousand_case(base_url, url)
-    report = render(results, list_lengths, large, huge, database_label)
+    report = render(results, list_lengths, large, huge, database_label, metrics)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -383,12 +387,32 @@ def main() -> None:
     print(report)
 
 
+def metrics_cost(users_file: Path, with_metrics: tuple[int, int], without: tuple[int, int]) -> list[str]:
+    """Server CPU per request of the mixed workload with metrics on and off, in alternating rounds."""
+    totals = {"metrics on": [0, 0.0, 0], "metrics off": [0, 0.0, 0]}  # requests, CPU ms, errors
+    for _ in range(2):
+        for label, (port, pid) in (("metrics off", without), ("metrics on", with_metrics)):
+            result = wrk(port, MIXED, users_file, DURATION, pid, label)
+            total = totals[label]
+            total[0] += result.requests
+            total[1] += result.cpu_ms_per_request * result.requests
+            total[2] += result.failed
+    per_request = {label: cpu / max(requests, 1) for label, (requests, cpu, _) in totals.items()}
+    rows = [
+        f"| {label} | {int(requests):,} | {per_request[label]:.3f} | {int(errors)} |"
+        for label, (requests, _, errors) in totals.items()
+    ]
+    added = per_request["metrics on"] / per_request["metrics off"] - 1
+    return [*rows, f"| metrics' cost | | {added:+.1%} | |"]
+
+
 def render(
     results: list[Result],
     list_lengths: dict[str, float],
     large: list[str],
     huge: list[str],
     database_label: str,
+    metrics: list[str],
 ) -> str:
     floor = results[0]
     busy_floor = next(r for r in results if r.name.startswith("floor,"))
@@ -436,6 +460,13 @@ def render(
         "| request | status | tasks | time |",
         "|---|---:|---:|---:|",
         *huge,
+        "",
+        "Metrics on and off: the mixed workload on two instances of the service, one with",
+        "METRICS_ENABLED=false, alternating (off, on, off, on) so that growing lists weigh on both alike:",
+        "",
+        "| instance | requests | server CPU ms/req | errors |",
+        "|---|---:|---:|---:|",
+        *metrics,
         "",
     ]
     return "\n".join(lines)

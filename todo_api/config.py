@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
+    # The pool opens `min_size` connections at start and grows to `size + max_overflow` on demand.
+    database_pool_min_size: int = Field(default=2, ge=0)
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)

@@ -125,7 +125,7 @@ class Database:
         self.pool = AsyncConnectionPool(
             libpq_dsn(url),
             kwargs=connection_options(url, settings),
-            min_size=settings.database_pool_size,
+            min_size=min(settings.database_pool_min_size, settings.database_pool_size),
             max_size=settings.database_pool_size + settings.database_max_overflow,
             timeout=settings.database_pool_timeout,
             # Retire connections before a server or proxy would drop them while idle.
