@@ -15,7 +15,7 @@ from .auth.jwt import TokenVerifier
 from .config import Settings
 from .db import create_engine, is_unavailable
 from .errors import install_error_handlers
-from .middleware import BodySizeLimitMiddleware, UnexpectedErrorMiddleware
+from .middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
 from .migrate import upgrade_to_head
 from .repository import TaskRepository
 from .routes import health, tasks
@@ -63,6 +63,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        user_id_claim=settings.jwt_user_id_claim,
     )
 
     @asynccontextmanager
@@ -92,12 +93,15 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
         # tokens, not cookies, authenticate, so this opens no CSRF path.
         strict_content_type=False,
+        # Never answer 307: TrailingSlashMiddleware serves `/tasks/` as `/tasks` instead.
+        redirect_slashes=False,
     )
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
