@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from psycopg.pq import Trace
-from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from todo_api.config import Settings, libpq_dsn
@@ -68,15 +67,10 @@ async def test_every_route_is_one_database_round_trip(database_url: URL, tmp_pat
     app = create_app(make_settings(database_pool_size=1, database_max_overflow=0), database_url)
     trace_file = (tmp_path / "libpq.trace").open("w+")
     async with app.router.lifespan_context(app):
-        engine = app.state.engine
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def trace(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
-            pgconn = dbapi_connection.driver_connection.pgconn
-            pgconn.trace(trace_file.fileno())
-            pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
-
-        await engine.dispose()  # from now on, every connection is traced
+        # The pool's only connection: traced from now on.
+        async with app.state.database.pool.connection() as conn:
+            conn.pgconn.trace(trace_file.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             user = new_user()

@@ -15,10 +15,9 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
 
 from todo_api.config import Settings, libpq_dsn
-from todo_api.db import create_engine, is_unavailable
+from todo_api.db import Database, DatabaseUnavailable
 from todo_api.embedded_db import EmbeddedPostgres
 
 from .conftest import make_settings, running_app
@@ -135,16 +134,16 @@ async def test_read_on_a_just_dropped_connection_is_retried(fresh_database: URL)
 
 
 async def test_statement_timeout_bounds_a_slow_query(database_url: URL) -> None:
-    engine = create_engine(database_url, make_settings(database_statement_timeout=0.5))
+    database = Database(database_url, make_settings(database_statement_timeout=0.5))
+    await database.open()
     try:
         started = time.monotonic()
-        with pytest.raises(OperationalError) as raised:
-            async with engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT pg_sleep(5)")
+        with pytest.raises(DatabaseUnavailable) as raised:
+            await database.execute("SELECT pg_sleep(5)")
         assert time.monotonic() - started < 3
-        assert is_unavailable(raised.value)  # answered as 503, not 500
+        assert raised.value.kind == "timeout"  # answered as 503, not 500
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 # --- Connection strings as Neon prints them, against a real server ------------------------------

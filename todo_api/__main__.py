@@ -4,47 +4,15 @@ The embedded server belongs to this process, not to the app: it starts before uv
 stopped after uvicorn returns, however the server was asked to stop (SIGTERM, Ctrl-C).
 """
 
-import logging
 import os
 import signal
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import uvicorn
-from sqlalchemy.engine import URL
 
-from .config import ConfigError, Settings, load_settings
-from .embedded_db import EmbeddedPostgres
+from .config import exit_on_config_error, load_settings
+from .embedded_db import database
 from .logging_config import configure_logging, logging_config
 from .main import DATABASE_URL_VARIABLE
-
-logger = logging.getLogger("todo_api")
-
-
-@contextmanager
-def exit_on_config_error() -> Iterator[None]:
-    """Print a configuration problem as one line and exit, instead of a traceback."""
-    try:
-        yield
-    except ConfigError as error:
-        print(f"todo-api: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[URL]:
-    """The database URL to use: NEON_DATABASE_URL, or an embedded server for as long as needed."""
-    external = settings.external_database_url()
-    if external is not None:
-        logger.info("using the database from NEON_DATABASE_URL", extra={"host": external.host})
-        yield external
-        return
-    embedded = EmbeddedPostgres(settings.data_dir)
-    try:
-        yield embedded.start()
-    finally:
-        embedded.stop()
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

@@ -1,5 +1,8 @@
 """Configuration, read only from the environment and `.env` (FR-020, SC-010)."""
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -126,6 +129,16 @@ class Settings(BaseSettings):
         if self.neon_database_url is None:
             return None
         return to_psycopg_url(self.neon_database_url.get_secret_value(), "NEON_DATABASE_URL")
+
+
+@contextmanager
+def exit_on_config_error() -> Iterator[None]:
+    """For command-line entry points: a configuration problem is one line and exit code 2."""
+    try:
+        yield
+    except ConfigError as error:
+        print(f"todo-api: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def load_settings() -> Settings:

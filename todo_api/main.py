@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import Settings
-from .db import create_engine, is_unavailable
+from .db import Database, is_unavailable
 from .errors import install_error_handlers
 from .middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
 from .migrate import upgrade_to_head
@@ -68,9 +68,10 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(database_url, settings)
-        app.state.engine = engine
-        app.state.repository = TaskRepository(engine)
+        database = Database(database_url, settings)
+        await database.open()
+        app.state.database = database
+        app.state.repository = TaskRepository(database)
         # Start even while the database is down: report not-ready and migrate in the background.
         app.state.schema_ready = asyncio.Event()
         first_attempt = asyncio.Event()
@@ -82,7 +83,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
             yield
         finally:
             migrator.cancel()
-            await engine.dispose()
+            await database.close()
             await jwks.aclose()
 
     app = FastAPI(

@@ -10,6 +10,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .config import exit_on_config_error, load_settings
+from .embedded_db import database
+from .logging_config import configure_logging
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -31,10 +35,6 @@ async def upgrade_to_head(url: URL, connect_timeout: int) -> None:
 
 
 def main() -> None:
-    from .__main__ import database, exit_on_config_error
-    from .config import load_settings
-    from .logging_config import configure_logging
-
     with exit_on_config_error():
         settings = load_settings()
         configure_logging(settings.log_level)

@@ -15,10 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from .db import ConnectionLost
+from .db import Database, Rows
 
 # ISO 8601 in UTC with an explicit offset, microseconds always present.
 _UTC = """to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
@@ -152,8 +149,8 @@ def list_sql(query: ListQuery) -> str:
 
 
 class TaskRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def list_all(self, user_id: str) -> Page:
         """Every task, in creation order: the spec's plain list, on its fastest path."""
@@ -231,34 +228,11 @@ class TaskRepository:
         if if_match is not None and (current := await self.get(user_id, task_id)) is not None:
             raise VersionMismatch(current)
 
-    async def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Run a read; if its connection turns out dead (a restarted or resumed database), once more.
+    async def _read(self, sql: str, params: dict[str, Any]) -> Rows:
+        return await self._database.execute(sql, params, read=True)
 
-        Writes are never retried this way: a write whose connection died may have been applied.
-        """
-        try:
-            return await self._execute(sql, params)
-        except ConnectionLost:
-            return await self._execute(sql, params)
-
-    async def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The statement's rows, over a pooled connection, in one round trip.
-
-        SQLAlchemy's pool does the connection work (timeouts, recycling, idle pings); the statement
-        goes straight to psycopg, whose own layer is all this needs (SQLAlchemy's execution layer
-        cost a tenth of each request).
-        """
-        async with self._engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None  # a checked-out connection always has one
-            try:
-                rows: list[tuple[Any, ...]] = await (await driver.execute(sql, params)).fetchall()
-                return rows
-            except psycopg.OperationalError as error:
-                if driver.broken or driver.closed:
-                    await conn.invalidate()  # never hand this connection out again
-                    raise ConnectionLost from error
-                raise
+    async def _execute(self, sql: str, params: dict[str, Any]) -> Rows:
+        return await self._database.execute(sql, params)
 
 
 def _parse_keys(keys_json: str) -> list[str]:

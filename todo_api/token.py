@@ -5,8 +5,7 @@ import time
 
 import jwt
 
-from .__main__ import exit_on_config_error
-from .config import load_settings
+from .config import exit_on_config_error, load_settings
 
 
 def issue_token(secret: bytes, user_id: str, minutes: int = 60) -> str:

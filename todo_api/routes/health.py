@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from ..db import is_unavailable, ping
+from ..db import is_unavailable
 
 router = APIRouter(tags=["health"])
 
@@ -29,7 +29,7 @@ async def ready(request: Request) -> JSONResponse:
     if not request.app.state.schema_ready.is_set():
         return JSONResponse(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
     try:
-        await ping(request.app.state.engine)
+        await request.app.state.database.ping()
     except Exception as error:
         if not is_unavailable(error):
             raise

@@ -1,0 +1,287 @@
+"""Neon's bad day: every connection dropped at once, a restart under load, a frozen server, a full pool.
+
+Each test runs the real app (ASGI) on a real PostgreSQL: a fresh database on the test server, or
+an embedded server of the test's own where the test stops, restarts or freezes it.
+"""
+
+import asyncio
+import contextlib
+import random
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+
+from todo_api.config import Settings, libpq_dsn
+from todo_api.embedded_db import EmbeddedPostgres
+from todo_api.errors import DATABASE_UNAVAILABLE
+from todo_api.main import create_app
+
+from .conftest import make_settings
+from .helpers import auth, new_user
+from .test_server_process import service
+
+pytestmark = pytest.mark.slow
+
+
+@asynccontextmanager
+async def serving(settings: Settings, url: URL) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings, url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
+            yield app, http
+
+
+def terminate_every_connection(url: URL) -> int:
+    """What a compute restart or a PgBouncer restart does: the server closes every session,
+    and we wait until they are all gone, as the issue measured."""
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        ours = "datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'todo-api'"
+        row = conn.execute(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {ours}")
+        terminated = int(row.fetchone()[0])  # type: ignore[index]
+        deadline = time.monotonic() + 10
+        while conn.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {ours}").fetchone() != (0,):
+            assert time.monotonic() < deadline, "connections were not terminated"
+            time.sleep(0.02)
+    return terminated
+
+
+# --- Every pooled connection dropped at once -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("idle_check", "pause"),
+    [(3600.0, 0.0), (0.2, 0.5)],
+    ids=["busy a moment ago", "idle past the idle check"],
+)
+async def test_no_request_fails_after_every_connection_is_dropped(
+    fresh_database: URL, idle_check: float, pause: float
+) -> None:
+    async with serving(make_settings(database_idle_check=idle_check), fresh_database) as (app, client):
+        user = new_user()
+        headers = auth(user)
+        base = f"/api/{user}/tasks"
+        task_id = (await client.post(base, json={"title": "Kept"}, headers=headers)).json()["id"]
+        operations = [
+            ("GET", base, None),
+            ("POST", base, {"title": "New"}),
+            ("GET", f"{base}/{task_id}", None),
+            ("PUT", f"{base}/{task_id}", {"title": "Put"}),
+            ("PATCH", f"{base}/{task_id}", {"description": "Patched"}),
+            ("PATCH", f"{base}/{task_id}/complete", None),
+            ("GET", "/ready", None),
+            ("DELETE", f"{base}/{task_id}", None),
+        ]
+        for method, path, body in operations:
+            await app.state.database.pool.wait(10)  # the pool is full again
+            # A burst of concurrent requests: the pool holds many recently used connections.
+            burst = [client.get(base, headers=headers) for _ in range(16)]
+            assert {r.status_code for r in await asyncio.gather(*burst)} == {200}
+            assert terminate_every_connection(fresh_database) >= 8
+            await asyncio.sleep(pause)
+            response = await client.request(method, path, json=body, headers=headers)
+            assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+
+        listed = (await client.get(base, headers=headers)).json()
+        assert [task["title"] for task in listed] == ["New"]  # every write landed exactly once
+
+
+# --- PostgreSQL restarted under load --------------------------------------------------------------
+
+
+async def test_restart_under_load_fails_only_in_flight_requests_and_loses_nothing(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    url = server.start()
+    outcomes: list[tuple[float, float, str, int, str]] = []  # started, ended, what, status, body
+    acknowledged: dict[str, set[int]] = {}  # per user: tasks created (201) and not deleted (204)
+    stop_at = float("inf")
+
+    async def client_loop(http: httpx.AsyncClient, seed: int) -> None:
+        rng = random.Random(seed)
+        user = new_user()
+        mine = acknowledged.setdefault(user, set())
+        headers = auth(user)
+        base = f"/api/{user}/tasks"
+        while time.monotonic() < stop_at:
+            roll = rng.random()
+            request: tuple[str, str, dict[str, str] | None]
+            some = rng.choice(sorted(mine)) if mine else None
+            if roll < 0.3 or some is None:
+                request = ("POST", base, {"title": f"t{len(outcomes)}"})
+            elif roll < 0.6:
+                request = ("GET", base, None)
+            elif roll < 0.7:
+                request = ("GET", f"{base}/{some}", None)
+            elif roll < 0.8:
+                request = ("PUT", f"{base}/{some}", {"title": "edited"})
+            elif roll < 0.9:
+                request = ("PATCH", f"{base}/{some}/complete", None)
+            else:
+                request = ("DELETE", f"{base}/{some}", None)
+            started = time.monotonic()
+            response = await http.request(request[0], request[1], json=request[2], headers=headers)
+            outcomes.append((started, time.monotonic(), request[0], response.status_code, response.text))
+            if response.status_code == 201:
+                mine.add(response.json()["id"])
+            elif response.status_code == 204:
+                mine.discard(int(request[1].rsplit("/", 1)[1]))
+            await asyncio.sleep(0.005)
+
+    try:
+        async with serving(make_settings(), url) as (_, client):
+            stop_at = time.monotonic() + 60
+            load = [asyncio.create_task(client_loop(client, seed)) for seed in range(8)]
+            await asyncio.sleep(1.5)
+            went_down = time.monotonic()
+            await asyncio.to_thread(server.stop)  # pg_ctl stop: a fast shutdown
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(server.start)
+            back_up = time.monotonic()  # accepting connections again
+            while (await client.get("/ready")).status_code != 200:
+                assert time.monotonic() - back_up < 5, "/ready not 200 within 5 s of the restart"
+                await asyncio.sleep(0.05)
+            stop_at = back_up + 8
+            await asyncio.gather(*load)
+
+            failures = [o for o in outcomes if o[3] >= 300 and o[3] != 404]
+            assert any(o[0] < went_down for o in outcomes)
+            assert any(o[0] > back_up + 5 for o in outcomes)
+            for started, ended, method, status, body in failures:
+                assert status == 503, f"{method}: {status} {body}"  # never a 500
+                assert "detail" in body
+                # Only what ran during the outage (or the 5 s after it) may fail.
+                assert went_down - 0.5 < ended, (method, ended - went_down)
+                assert started < back_up + 5, (method, started - back_up)
+            assert any(o[3] == 503 for o in outcomes), "the outage went unnoticed: the test proves nothing"
+
+            for user, ids in acknowledged.items():
+                listed = (await client.get(f"/api/{user}/tasks", headers=auth(user))).json()
+                assert {task["id"] for task in listed} == ids, "an acknowledged write was lost"
+    finally:
+        server.stop()
+
+
+# --- A frozen server ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def frozen(pgdata: Path) -> Iterator[None]:
+    """SIGSTOP every process of a PostgreSQL: sockets stay open, nothing answers, no timeout fires."""
+    postmaster = next(
+        process
+        for process in psutil.process_iter(["name", "cmdline"])
+        if process.info["name"] == "postgres" and str(pgdata) in (process.info["cmdline"] or [])
+    )
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for process in processes:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGCONT)
+
+
+async def test_a_frozen_database_never_hangs_a_request(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    url = server.start()
+    statement_timeout = 2.0
+    settings = make_settings(database_statement_timeout=statement_timeout, database_connect_timeout=2)
+    try:
+        async with serving(settings, url) as (_, client):
+            user = new_user()
+            headers = auth(user)
+            base = f"/api/{user}/tasks"
+            task_id = (await client.post(base, json={"title": "Before"}, headers=headers)).json()["id"]
+            assert (await client.get(base, headers=headers)).status_code == 200  # connections are open
+
+            async def timed(method: str, path: str, body: object = None) -> tuple[float, httpx.Response]:
+                started = time.monotonic()
+                response = await client.request(method, path, json=body, headers=headers)
+                return time.monotonic() - started, response
+
+            with frozen(server.pgdata):
+                for _ in range(2):  # on connections already open, then on whatever the pool has left
+                    results = await asyncio.gather(
+                        timed("GET", base),
+                        timed("GET", f"{base}/{task_id}"),
+                        timed("POST", base, {"title": "During"}),
+                        timed("PATCH", f"{base}/{task_id}/complete"),
+                        timed("GET", "/ready"),
+                    )
+                    for seconds, response in results:
+                        assert response.status_code == 503, response.text
+                        assert "detail" in response.json()
+                        assert seconds < statement_timeout + 5, f"a request hung for {seconds:.1f} s"
+
+            deadline = time.monotonic() + 15
+            while (response := await client.get(base, headers=headers)).status_code != 200:
+                assert time.monotonic() < deadline, "did not recover after the database woke up"
+                await asyncio.sleep(0.2)
+            assert (await client.post(base, json={"title": "After"}, headers=headers)).status_code == 201
+    finally:
+        server.stop()
+
+
+# --- A busy pool is a queue, not an outage ------------------------------------------------------
+
+
+async def test_more_requests_than_connections_queue_and_all_succeed(database_url: URL) -> None:
+    settings = make_settings(database_pool_size=2, database_max_overflow=0)
+    async with serving(settings, database_url) as (_, client):
+        user = new_user()
+        headers = auth(user)
+        responses = await asyncio.gather(
+            *(client.post(f"/api/{user}/tasks", json={"title": f"q{n}"}, headers=headers) for n in range(100))
+        )
+        assert [r.status_code for r in responses] == [201] * 100
+
+
+async def test_a_pool_busy_past_the_deadline_is_logged_as_saturation(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(database_pool_size=1, database_max_overflow=0, database_pool_timeout=0.5)
+    async with serving(settings, database_url) as (app, client):
+        user = new_user()
+        headers = auth(user)
+        assert (await client.get(f"/api/{user}/tasks", headers=headers)).status_code == 200
+        held = await app.state.database.pool.getconn()  # the pool's only connection, kept busy
+        try:
+            started = time.monotonic()
+            response = await client.get(f"/api/{user}/tasks", headers=headers)
+            assert time.monotonic() - started < 2
+        finally:
+            await app.state.database.pool.putconn(held)
+        assert response.status_code == 503
+        assert response.json() == {"detail": DATABASE_UNAVAILABLE}
+        assert (await client.get(f"/api/{user}/tasks", headers=headers)).status_code == 200
+
+    logged = [r for r in caplog.records if r.name == "todo_api.errors"]
+    assert [getattr(r, "event", None) for r in logged] == ["db_saturated"]
+    assert "saturated" in logged[0].getMessage()
+    assert "unavailable" not in logged[0].getMessage()
+
+
+def test_no_failure_after_every_connection_drops_in_the_server_process(
+    fresh_database: URL, tmp_path: Path
+) -> None:
+    """The same drop against the real server process over HTTP, as a load balancer sees it."""
+    with service(tmp_path / "data", tmp_path, NEON_DATABASE_URL=libpq_dsn(fresh_database)) as api:
+        user = new_user()
+        with httpx.Client(base_url=api.base_url, headers=auth(user), timeout=30) as http:
+            for n in range(16):
+                assert http.post(f"/api/{user}/tasks", json={"title": f"p{n}"}).status_code == 201
+            assert terminate_every_connection(fresh_database) >= 1
+            assert http.get("/ready").status_code == 200
+            assert len(http.get(f"/api/{user}/tasks").json()) == 16
+        api.stop()
