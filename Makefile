@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench token migrate lint format lock clean
+.PHONY: help run test bench token migrate lint format lock client clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,11 +26,18 @@ $(BETTER_AUTH): tests/better_auth/package-lock.json
 		cd tests/better_auth && npm ci --silent --no-audit --no-fund; \
 	else echo "npm not found: the Better Auth tests will be skipped"; fi
 
+# The TypeScript client's pinned tools (openapi-typescript, openapi-fetch, tsc); skipped where npm is missing.
+TS_CLIENT := clients/typescript/node_modules/.package-lock.json
+$(TS_CLIENT): clients/typescript/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd clients/typescript && npm ci --silent --no-audit --no-fund; \
+	else echo "npm not found: the TypeScript client tests will be skipped"; fi
+
 run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless NEON_DATABASE_URL is set)
 	@$(PY) scripts/init_env.py
 	$(PY) -m todo_api
 
-test: $(VENV)/.dev $(BETTER_AUTH)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
+test: $(VENV)/.dev $(BETTER_AUTH) $(TS_CLIENT)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/latest.md (~2 min)
@@ -43,6 +50,12 @@ token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=
 
 migrate: $(VENV)/.runtime  ## Apply database migrations
 	$(PY) -m todo_api.migrate
+
+client: $(VENV)/.runtime $(TS_CLIENT)  ## Regenerate clients/typescript/ (openapi.json, schema.d.ts) from the app
+	@command -v npm >/dev/null || { echo "make client needs npm (Node.js)"; exit 1; }
+	$(PY) -m todo_api.openapi > clients/typescript/openapi.json.tmp
+	mv clients/typescript/openapi.json.tmp clients/typescript/openapi.json
+	cd clients/typescript && npm run --silent generate
 
 lint: $(VENV)/.dev  ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -3,11 +3,14 @@
 import base64
 import json
 import logging
+import time
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy.engine import URL
 
+from .conftest import make_settings, running_app
 from .helpers import SECRET, auth, make_token, new_user
 
 ROUTES = [
@@ -148,3 +151,50 @@ async def test_auth_failures_are_logged_without_the_token(
     assert token not in logged
     assert token.split(".")[2] not in logged
     assert SECRET not in logged
+
+
+# --- JWT_USER_ID_CLAIM: a frontend's own HS256 token may carry the user id under another name ----
+
+
+def user_id_claim_token(**claims: object) -> dict[str, str]:
+    """An HS256 token as a Next.js route signs it with jose, without `sub` unless given."""
+    now = int(time.time())
+    token = jwt.encode({"iat": now, "exp": now + 600, **claims}, SECRET.encode(), algorithm="HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_user_id_claim_from_settings_is_the_user(database_url: URL) -> None:
+    user = new_user()
+    async with running_app(make_settings(jwt_user_id_claim="user_id"), database_url) as client:
+        created = await client.post(
+            f"/api/{user}/tasks", json={"title": "Mine"}, headers=user_id_claim_token(user_id=user)
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["user_id"] == user
+        listed = await client.get(f"/api/{user}/tasks", headers=user_id_claim_token(user_id=user))
+        assert [task["title"] for task in listed.json()] == ["Mine"]
+        # The claim, not `sub`, decides: a `sub` naming someone else changes nothing...
+        both = user_id_claim_token(user_id=user, sub=new_user())
+        assert (await client.get(f"/api/{user}/tasks", headers=both)).status_code == 200
+        # ...and a token that carries only `sub` no longer authenticates.
+        only_sub = await client.get(f"/api/{user}/tasks", headers=auth(user))
+        assert only_sub.status_code == 401
+        assert only_sub.headers["www-authenticate"] == "Bearer"
+        # Another user's URL is still 403.
+        other = await client.get(f"/api/{new_user()}/tasks", headers=user_id_claim_token(user_id=user))
+        assert other.status_code == 403
+
+
+@pytest.mark.parametrize("value", ["", 42, None, ["user-a"], {"id": "user-a"}, True, "x" * 256, "a\x00b"])
+async def test_user_id_claim_that_is_not_a_non_empty_string_is_401(database_url: URL, value: object) -> None:
+    async with running_app(make_settings(jwt_user_id_claim="user_id"), database_url) as client:
+        response = await client.get("/api/user-a/tasks", headers=user_id_claim_token(user_id=value))
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid authentication token"}
+
+
+async def test_default_claim_is_sub(client: httpx.AsyncClient) -> None:
+    user = new_user()
+    assert (await client.get(f"/api/{user}/tasks", headers=auth(user))).status_code == 200
+    only_user_id = await client.get(f"/api/{user}/tasks", headers=user_id_claim_token(user_id=user))
+    assert only_user_id.status_code == 401

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
 
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The claim that holds the user id: Better Auth's jwt plugin puts it in `sub`; a frontend's own
+    # HS256 token may use another name (the spec names `user_id` too).
+    jwt_user_id_claim: str = Field(default="sub", min_length=1, max_length=64)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @field_validator("log_level", mode="before")

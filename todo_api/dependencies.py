@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response, Security, status
+from fastapi import Depends, HTTPException, Path, Request, Response, Security, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
@@ -33,7 +33,8 @@ bearer_scheme = _DocumentedBearer(
     auto_error=False,
     description=(
         "A JWT from Better Auth: from its jwt plugin (EdDSA, ES256, ES512, RS256, PS256; keys from its"
-        " JWKS) or HS256 signed with BETTER_AUTH_SECRET. The user id is the `sub` claim."
+        " JWKS) or HS256 signed with BETTER_AUTH_SECRET. The user id is its `sub` claim (or the claim"
+        " the service's JWT_USER_ID_CLAIM names)."
     ),
 )
 
@@ -106,12 +107,25 @@ class AuthenticatedRoute(APIRoute):
         return authenticated_handler
 
 
+# Declared here, on the dependency every task route takes, so that every operation documents it.
+UrlUserId = Annotated[
+    str,
+    Path(
+        alias="user_id",
+        description="The user whose tasks these are. It must equal the token's user (else 403).",
+        examples=["user123"],
+    ),
+]
+
+
 async def current_user_id(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _url_user_id: UrlUserId,
 ) -> str:
-    # AuthenticatedRoute has already done the work; `Security(bearer_scheme)` only documents the
-    # scheme in OpenAPI. On a route without it, authenticate here.
+    # AuthenticatedRoute has already done the work (and compared the URL's user with the token's);
+    # `Security(bearer_scheme)` and `UrlUserId` only document the scheme and the path parameter in
+    # OpenAPI. On a route without it, authenticate here.
     user_id: str | None = getattr(request.state, "user_id", None)
     return user_id if user_id is not None else await authenticate(request)
 

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from psycopg import Error as DriverError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .db import UNAVAILABLE_ERRORS, DatabaseUnavailable, is_unavailable
 from .request_id import current_request_id
@@ -42,6 +43,28 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
 def server_error(detail: str, status_code: int, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """A 5xx body: the message, and the request id a user can quote to whoever runs the service."""
     return JSONResponse({"detail": detail, "request_id": current_request_id()}, status_code, headers)
+
+
+# Every method a route here could take, in Allow's usual order.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def _method_not_allowed(request: Request, error: Exception) -> Response:
+    """405 whose `Allow` names every method the path takes (RFC 9110 §15.5.6).
+
+    FastAPI makes one route per method, and Starlette's 405 names only the first route that
+    matched the path (`Allow: GET` where POST works too). Here each method is tried against the
+    routes, exactly as the router would match it.
+    """
+    routes = request.app.router.routes
+    allow = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status.HTTP_405_METHOD_NOT_ALLOWED, {"Allow": ", ".join(allow)}
+    )
 
 
 def internal_error() -> Response:
@@ -87,6 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
     these errors too; anything else becomes a 500 in `UnexpectedErrorMiddleware`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     database_errors: tuple[type[Exception], ...] = (DriverError, *UNAVAILABLE_ERRORS)
     for database_error in database_errors:
         app.add_exception_handler(database_error, _database_error)

@@ -16,7 +16,7 @@ from .auth.jwt import TokenVerifier
 from .config import DATABASE_URL_VARIABLE, Settings
 from .db import Database, is_unavailable
 from .errors import install_error_handlers
-from .middleware import BodySizeLimitMiddleware, UnexpectedErrorMiddleware
+from .middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
 from .migrate import upgrade_to_head
 from .repository import TaskRepository
 from .request_id import REQUEST_ID_HEADER
@@ -62,6 +62,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        user_id_claim=settings.jwt_user_id_claim,
     )
 
     @asynccontextmanager
@@ -93,6 +94,11 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
         # tokens, not cookies, authenticate, so this opens no CSRF path.
         strict_content_type=False,
+        # Operation ids are the route functions' names (`list_tasks`, `create_task`...): what
+        # generated clients (orval, openapi-generator) name their functions after.
+        generate_unique_id_function=lambda route: route.name,
+        # Never answer 307: TrailingSlashMiddleware serves `/tasks/` as `/tasks` instead.
+        redirect_slashes=False,
     )
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
@@ -101,6 +107,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

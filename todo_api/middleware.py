@@ -79,3 +79,25 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise  # too late for a clean answer: let the server close the connection
             await internal_error()(scope, receive, send)
+
+
+class TrailingSlashMiddleware:
+    """Serve `/api/u/tasks/` exactly as `/api/u/tasks`: drop one trailing slash before routing.
+
+    Starlette's alternative is a 307 to an absolute URL built from the request's scheme, which is
+    `http://` behind a TLS-terminating proxy (a downgrade browsers block as mixed content). Doing it
+    here, rather than declaring each route twice, keeps one route per operation, so the OpenAPI
+    document lists each path once, and covers every route, present and future.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope, path=path[:-1])
+            raw_path = scope.get("raw_path")
+            if isinstance(raw_path, bytes) and raw_path.endswith(b"/"):
+                scope["raw_path"] = raw_path[:-1]
+        await self.app(scope, receive, send)

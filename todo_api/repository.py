@@ -19,9 +19,13 @@ from .db import Database, Rows
 
 # ISO 8601 in UTC with an explicit offset, microseconds always present.
 _UTC = """to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
-_TASK_JSON = f"""json_build_object(
-    'id', id, 'user_id', user_id, 'title', title, 'description', description, 'completed', completed,
-    'created_at', {_UTC.format(column="created_at")}, 'updated_at', {_UTC.format(column="updated_at")})"""
+# row_to_json of a one-row sub-select: compact JSON (`{"id":1,"user_id":"u",...}`), where
+# json_build_object spaces every pair (`"id" : 1`); the sub-select names the fields. Measured
+# on 200 000 rows it is slightly cheaper than json_build_object, not dearer.
+_TASK_JSON = f"""(SELECT row_to_json(fields) FROM (
+    SELECT id, user_id, title, description, completed,
+        {_UTC.format(column="created_at")} AS created_at, {_UTC.format(column="updated_at")} AS updated_at
+    ) fields)"""
 _VERSION = "(extract(epoch FROM updated_at) * 1000000)::bigint"
 _TASK = f"{_TASK_JSON}::text, {_VERSION}"
 _OWNED = "user_id = %(user_id)s AND id = %(task_id)s"
@@ -31,8 +35,9 @@ _IF_MATCH = f"(%(versions)s::bigint[] IS NULL OR {_VERSION} = ANY(%(versions)s::
 _TOUCH = "updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')"
 _SEARCHED = "(title || ' ' || coalesce(description, ''))"  # what the pg_trgm index covers
 
+# string_agg, not json_agg: json_agg puts ", " between elements.
 LIST_ALL_SQL = (
-    f"SELECT coalesce(json_agg({_TASK_JSON} ORDER BY id), '[]')::text, count(*)"
+    f"SELECT '[' || coalesce(string_agg({_TASK_JSON}::text, ',' ORDER BY id), '') || ']', count(*)"
     " FROM tasks WHERE user_id = %(user_id)s"
 )
 GET_SQL = f"SELECT {_TASK} FROM tasks WHERE {_OWNED}"

@@ -5,6 +5,7 @@
 //
 // stdout carries exactly one line, `READY <port>`; every log goes to stderr.
 
+import { readFile } from "node:fs/promises";
 import http from "node:http";
 // "better-auth/minimal" is the official initializer without Kysely (enough
 // for an adapter-function database such as memoryAdapter); ~100 ms faster to
@@ -203,6 +204,17 @@ server.listen(requestedPort, "127.0.0.1", () => {
           console.error(err);
           if (!res.headersSent) sendJson(res, 500, { error: String(err?.message ?? err) });
         });
+      return;
+    }
+    // GET /test/page.html: the page the browser test (tests/test_browser.py) loads, so that it
+    // runs on this origin, the frontend's, next to Better Auth's cookies.
+    if (path === "/test/page.html" && req.method === "GET") {
+      readFile(new URL("./page.html", import.meta.url))
+        .then((html) => {
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+          res.end(html);
+        })
+        .catch((err) => sendJson(res, 500, { error: String(err?.message ?? err) }));
       return;
     }
     if (path.startsWith("/api/auth")) return authHandler(req, res);

@@ -65,12 +65,14 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway_seconds: int,
+        user_id_claim: str = "sub",
     ) -> None:
         self._secret = secret
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._user_id_claim = user_id_claim
         # token -> result; a hit is only used before the token's `exp` (see `verify`).
         self._verified: dict[str, VerifiedToken] = {}
 
@@ -96,7 +98,7 @@ class TokenVerifier:
             raise TokenError("malformed") from None
         alg = header.get("alg")
         key: bytes | jwt.PyJWK
-        required = ["exp", "sub"]
+        required = ["exp", self._user_id_claim]  # a token without the claim: missing_claim
         if alg == HS256:
             key = self._secret
         elif alg in ASYMMETRIC_ALGORITHMS and self._keys is not None:
@@ -115,7 +117,7 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise TokenError(_reason(error)) from None
         self._check_issuer_and_audience(claims)
-        subject = claims["sub"]
+        subject = claims[self._user_id_claim]
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH or "\x00" in subject:
             raise TokenError("invalid_subject")
         kid = header.get("kid") if alg != HS256 else None

@@ -21,21 +21,22 @@ IfMatch = Annotated[
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the task still has this ETag.")]
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description}
+def _header(description: str, type_: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": type_}, "required": True}
 
 
-_ETAG_HEADER = {
-    "ETag": {"description": "The task's version, for If-Match / If-None-Match", "schema": {"type": "string"}}
-}
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description} | ({"headers": headers} if headers else {})
+
+
+_ETAG_HEADER = {"ETag": _header("The task's version, for If-Match / If-None-Match")}
 _NOT_FOUND: Responses = {status.HTTP_404_NOT_FOUND: _error("No such task for this user")}
 _STALE: Responses = {
-    status.HTTP_412_PRECONDITION_FAILED: _error("If-Match names an older version; nothing changed")
+    status.HTTP_412_PRECONDITION_FAILED: _error(
+        "If-Match names an older version; nothing changed. ETag is the current version.", _ETAG_HEADER
+    )
 }
-_BODY: Responses = {
-    status.HTTP_400_BAD_REQUEST: _error("The body is not valid JSON"),
-    status.HTTP_413_CONTENT_TOO_LARGE: _error("The body is over 64 KB"),
-}
+_BODY: Responses = {status.HTTP_400_BAD_REQUEST: _error("The body is not valid JSON")}
 
 
 def _with_etag(status_code: int) -> Responses:
@@ -48,10 +49,19 @@ router = APIRouter(
     prefix="/api/{user_id}/tasks",
     tags=["tasks"],
     route_class=AuthenticatedRoute,
+    # What any task operation can answer, whatever it does.
     responses={
-        status.HTTP_401_UNAUTHORIZED: _error("Missing, expired or invalid token"),
+        status.HTTP_401_UNAUTHORIZED: _error(
+            "Missing, expired or invalid token",
+            {"WWW-Authenticate": _header('`Bearer` (with `error="invalid_token"` when it expired)')},
+        ),
         status.HTTP_403_FORBIDDEN: _error("The URL's user is not the token's"),
-        status.HTTP_503_SERVICE_UNAVAILABLE: _error("The database (or Better Auth's JWKS) is unreachable"),
+        status.HTTP_413_CONTENT_TOO_LARGE: _error("The request body is over MAX_BODY_BYTES (64 KB)"),
+        status.HTTP_500_INTERNAL_SERVER_ERROR: _error("Unexpected error (details in the server log only)"),
+        status.HTTP_503_SERVICE_UNAVAILABLE: _error(
+            "The database (or Better Auth's JWKS) is unreachable",
+            {"Retry-After": _header("Seconds to wait before retrying", "integer")},
+        ),
     },
 )
 
@@ -90,9 +100,9 @@ async def _update(
     responses={
         status.HTTP_200_OK: {
             "headers": {
-                "X-Total-Count": {"description": "Tasks matching the filters", "schema": {"type": "integer"}},
+                "X-Total-Count": _header("Tasks matching the filters, all pages", "integer"),
                 "Link": {
-                    "description": 'RFC 8288 `<...>; rel="next"` when more follow',
+                    "description": 'RFC 8288 `<...>; rel="next"` when more follow (paged lists only)',
                     "schema": {"type": "string"},
                 },
             }
@@ -126,7 +136,12 @@ async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Task
     "/{task_id}",
     response_model=TaskRead,
     responses=_with_etag(status.HTTP_200_OK)
-    | {status.HTTP_304_NOT_MODIFIED: {"description": "If-None-Match matched: your copy is current"}}
+    | {
+        status.HTTP_304_NOT_MODIFIED: {
+            "description": "If-None-Match matched: your copy is current",
+            "headers": _ETAG_HEADER,
+        }
+    }
     | _NOT_FOUND,
     summary="Get one task",
 )
