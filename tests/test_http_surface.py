@@ -71,7 +71,8 @@ async def test_openapi_documents_every_task_route_exactly(client: httpx.AsyncCli
         for code, response in operation["responses"].items():
             if code.startswith(("4", "5")) and code != "422":
                 schema = response["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (key, code)
+                model = "ServerErrorResponse" if code.startswith("5") else "ErrorResponse"  # + request_id
+                assert schema == {"$ref": f"#/components/schemas/{model}"}, (key, code)
     assert spec["components"]["schemas"]["TaskRead"]["examples"]
 
 

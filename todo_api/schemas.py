@@ -133,3 +133,13 @@ class ErrorResponse(BaseModel):
     """Every error body except 422's: `detail` is a message a frontend can show."""
 
     detail: str = Field(examples=["Task not found"])
+
+
+class ServerErrorResponse(ErrorResponse):
+    """A 5xx body: the message, and the request's id to quote to whoever runs the service."""
+
+    detail: str = Field(examples=["The service is temporarily unavailable. Please try again shortly."])
+    request_id: str = Field(
+        description="The same as the response's X-Request-ID; every log line of the request carries it",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )

@@ -114,6 +114,23 @@ export interface components {
             detail?: components["schemas"]["ValidationError"][];
         };
         /**
+         * ServerErrorResponse
+         * @description A 5xx body: the message, and the request's id to quote to whoever runs the service.
+         */
+        ServerErrorResponse: {
+            /**
+             * Detail
+             * @example The service is temporarily unavailable. Please try again shortly.
+             */
+            detail: string;
+            /**
+             * Request Id
+             * @description The same as the response's X-Request-ID; every log line of the request carries it
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            request_id: string;
+        };
+        /**
          * TaskCreate
          * @description Body of `POST`. Unknown fields (`id`, `user_id`, timestamps...) are ignored: the server owns them.
          * @example {
@@ -319,7 +336,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -330,7 +347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -415,7 +432,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -426,7 +443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -521,7 +538,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -532,7 +549,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -642,7 +659,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -653,7 +670,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -746,7 +763,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -757,7 +774,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -867,7 +884,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -878,7 +895,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -975,7 +992,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
             /** @description The database (or Better Auth's JWKS) is unreachable */
@@ -986,7 +1003,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };
@@ -1043,7 +1060,7 @@ export interface operations {
                      *       "request_id": "4bf92f35"
                      *     }
                      */
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ServerErrorResponse"];
                 };
             };
         };

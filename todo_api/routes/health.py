@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from ..db import is_unavailable
 from ..errors import server_error
+from ..schemas import ServerErrorResponse
 
 router = APIRouter(tags=["health"])
 
@@ -21,6 +22,7 @@ async def health() -> dict[str, str]:
     summary="Readiness: the database answers and the schema is current",
     responses={
         status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ServerErrorResponse,
             "description": "Not ready",
             "content": {"application/json": {"example": {"detail": NOT_READY, "request_id": "4bf92f35"}}},
         }

@@ -9,7 +9,7 @@ from ..conditional import etag, if_match_versions, none_match
 from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
 from ..listing import list_query, pagination_headers
 from ..repository import ListQuery, Task, TaskRepository, VersionMismatch
-from ..schemas import ErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
+from ..schemas import ErrorResponse, ServerErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
 
 T = TypeVar("T")
 Responses = dict[int | str, dict[str, Any]]
@@ -25,8 +25,10 @@ def _header(description: str, type_: str = "string") -> dict[str, Any]:
     return {"description": description, "schema": {"type": type_}, "required": True}
 
 
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description} | ({"headers": headers} if headers else {})
+def _error(
+    description: str, headers: dict[str, Any] | None = None, model: type[ErrorResponse] = ErrorResponse
+) -> dict[str, Any]:
+    return {"model": model, "description": description} | ({"headers": headers} if headers else {})
 
 
 _ETAG_HEADER = {"ETag": _header("The task's version, for If-Match / If-None-Match")}
@@ -57,10 +59,13 @@ router = APIRouter(
         ),
         status.HTTP_403_FORBIDDEN: _error("The URL's user is not the token's"),
         status.HTTP_413_CONTENT_TOO_LARGE: _error("The request body is over MAX_BODY_BYTES (64 KB)"),
-        status.HTTP_500_INTERNAL_SERVER_ERROR: _error("Unexpected error (details in the server log only)"),
+        status.HTTP_500_INTERNAL_SERVER_ERROR: _error(
+            "Unexpected error (details in the server log only)", model=ServerErrorResponse
+        ),
         status.HTTP_503_SERVICE_UNAVAILABLE: _error(
             "The database (or Better Auth's JWKS) is unreachable",
             {"Retry-After": _header("Seconds to wait before retrying", "integer")},
+            ServerErrorResponse,
         ),
     },
 )
