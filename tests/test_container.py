@@ -167,7 +167,9 @@ def test_image_serves_the_readme_flow_as_non_root_and_stops_gracefully(image: st
         assert anonymous.status_code == 401
         assert anonymous.headers["www-authenticate"] == "Bearer"
         assert httpx.get(tasks, headers=auth(other)).status_code == 403
-        preflight = httpx.options(tasks, headers={"Origin": FRONTEND, "Access-Control-Request-Method": "POST"})
+        preflight = httpx.options(
+            tasks, headers={"Origin": FRONTEND, "Access-Control-Request-Method": "POST"}
+        )
         assert preflight.headers["access-control-allow-origin"] == FRONTEND
 
         # PID 1 is the service itself (exec-form ENTRYPOINT), and it is not root.
@@ -197,7 +199,9 @@ def test_embedded_database_lives_in_the_data_volume_and_runs_as_non_root(image: 
     user = new_user()
     try:
         with container(image, "--volume", f"{volume}:/data") as api:
-            response = httpx.post(f"{api.base_url}/api/{user}/tasks", json={"title": "Kept"}, headers=auth(user))
+            response = httpx.post(
+                f"{api.base_url}/api/{user}/tasks", json={"title": "Kept"}, headers=auth(user)
+            )
             assert response.status_code == 201
             users = podman("top", api.name, "user", "comm").stdout.split("\n")[1:]
             processes = [line.split() for line in users if line.strip()]
