@@ -31,7 +31,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && useradd --uid 10001 --user-group --home-dir /home/app --create-home app \
+ && groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --home-dir /home/app --create-home app \
  && mkdir /data && chown app:app /data
 COPY --from=build /opt/venv /opt/venv
 COPY todo_api /app/todo_api

@@ -153,7 +153,9 @@ def test_image_serves_the_readme_flow_as_non_root_and_stops_gracefully(image: st
         pytest.skip("needs TEST_DATABASE_URL pointing at a TCP PostgreSQL (the container reaches it by TCP)")
     user, other = new_user(), new_user()
     env = {"NEON_DATABASE_URL": libpq_dsn(database_url), "BETTER_AUTH_URL": FRONTEND}
-    with container(image, **env) as api:
+    # As deploy/kubernetes.yaml runs it: read-only root file system, no capabilities.
+    hardened = ("--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
+    with container(image, *hardened, **env) as api:
         tasks = f"{api.base_url}/api/{user}/tasks"
         created = httpx.post(tasks, json={"title": "Buy groceries"}, headers=auth(user))
         assert created.status_code == 201
