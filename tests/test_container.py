@@ -13,11 +13,14 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
@@ -144,15 +147,32 @@ def container(image: str, *run_args: str, **env: str) -> Iterator[Container]:
         podman("rm", "--force", "--time", "0", name, check=False)
 
 
-def log_lines(text: str) -> list[dict[str, object]]:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def waiting_on_a_lock(url: URL) -> int:
+    with psycopg.connect(libpq_dsn(url)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def log_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def test_image_serves_the_readme_flow_as_non_root_and_stops_gracefully(image: str, database_url: URL) -> None:
-    if not database_url.host:
+def test_image_serves_the_readme_flow_as_non_root_and_drains_on_stop(image: str, fresh_database: URL) -> None:
+    if not fresh_database.host:
         pytest.skip("needs TEST_DATABASE_URL pointing at a TCP PostgreSQL (the container reaches it by TCP)")
     user, other = new_user(), new_user()
-    env = {"NEON_DATABASE_URL": libpq_dsn(database_url), "BETTER_AUTH_URL": FRONTEND}
+    env = {"NEON_DATABASE_URL": libpq_dsn(fresh_database), "BETTER_AUTH_URL": FRONTEND}
     # As deploy/kubernetes.yaml runs it: read-only root file system, no capabilities.
     hardened = ("--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
     with container(image, *hardened, **env) as api:
@@ -186,11 +206,23 @@ def test_image_serves_the_readme_flow_as_non_root_and_stops_gracefully(image: st
         assert podman("exec", api.name, "id", "-u").stdout.strip() != "0"
         assert podman("healthcheck", "run", api.name).returncode == 0  # the image's HEALTHCHECK
 
-        elapsed = api.stop()
+        # `podman stop` (SIGTERM) while a request is held up in the database: that request still
+        # completes, then the service exits by itself, well within podman's 10 s.
+        with psycopg.connect(libpq_dsn(fresh_database)) as blocker, ThreadPoolExecutor(2) as pool:
+            blocker.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+            held = pool.submit(httpx.post, tasks, json={"title": "In flight"}, headers=auth(user), timeout=30)
+            wait_for(lambda: waiting_on_a_lock(fresh_database) == 1, "the request to wait on the lock")
+            stopping = pool.submit(api.stop)
+            wait_for(lambda: "Shutting down" in api.logs(), "the service to get SIGTERM")
+            assert not held.done()
+            blocker.rollback()  # releases the lock: the held request can finish
+            assert held.result().status_code == 201
+            elapsed = stopping.result()
         assert elapsed < 10, f"podman stop took {elapsed:.1f} s: SIGTERM did not stop it"
         assert api.exit_code() == 0  # not 137: it exited by itself, podman did not SIGKILL it
         messages = [line["message"] for line in log_lines(api.logs())]
         assert "Application shutdown complete." in messages
+        assert any('"POST /api/' in m and "201" in m for m in messages[messages.index("Shutting down") :])
         assert not [line for line in log_lines(api.logs()) if line["level"] in {"error", "critical"}]
         assert SECRET not in api.logs()
 
