@@ -22,7 +22,8 @@ fi
 
 started=$(date +%s)
 root=$(mktemp -d /var/tmp/bookworm-slim.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# debootstrap mounts /proc and /sys inside the target: never delete through a mount left by a failure.
+trap 'umount -R "$root"/proc "$root"/sys 2>/dev/null; rm -rf --one-file-system "$root"' EXIT
 
 # What Debian's -slim images leave out: documentation, man pages and translations, while
 # keeping the copyright files. The same file inside the image keeps later apt-get installs slim.
@@ -38,6 +39,19 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 CFG
 debootstrap --variant=minbase bookworm "$root" "$MIRROR" >/dev/null
+
+# apt settings of the official image: no .deb kept after install, no translations, compressed lists.
+conf="$root/etc/apt/apt.conf.d"
+clean='"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"'
+cat >"$conf/docker-clean" <<CFG
+DPkg::Post-Invoke { $clean; };
+APT::Update::Post-Invoke { $clean; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+echo 'Acquire::Languages "none";' >"$conf/docker-no-languages"
+echo 'Acquire::GzipIndexes "true";' >"$conf/docker-gzip-indexes"
+echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$conf/docker-autoremove-suggests"
 
 # Delete what the bootstrap installed before the excludes applied, and every cache.
 find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
