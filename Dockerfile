@@ -5,7 +5,8 @@
 FROM debian:bookworm-slim AS build
 # A CA bundle for pip where PyPI is reached through an intercepting proxy. It is mounted for the
 # build only (podman build --volume <file>:/run/host-ca.pem:ro --build-arg PIP_CERT=/run/host-ca.pem)
-# and never copied into any layer. pip reads the PIP_CERT environment variable; unset, it does nothing.
+# and never copied into any layer (podman leaves only an empty mount point at that path). pip reads
+# the PIP_CERT environment variable; unset, it does nothing.
 ARG PIP_CERT
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv binutils \

@@ -144,7 +144,7 @@ def container(image: str, *run_args: str, **env: str) -> Iterator[Container]:
         running.wait_ready()
         yield running
     finally:
-        podman("rm", "--force", "--time", "0", name, check=False)
+        podman("rm", "--force", "--volumes", "--time", "0", name, check=False)  # and its anonymous /data
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
