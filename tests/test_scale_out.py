@@ -222,7 +222,7 @@ class User:
         self.id = new_user()
         self.headers = auth(self.id)
         self.tasks: dict[int, Task] = {}
-        self.random = random.Random(seed)  # noqa: S311 (a repeatable mix, not a secret)
+        self.random = random.Random(seed)
         self.errors: list[str] = []
         self.done = 0
 
