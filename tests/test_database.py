@@ -38,9 +38,10 @@ def test_migrations_run_once_when_many_processes_start_together(fresh_database: 
     assert [process.returncode for process in processes] == [0] * 6, outputs
     assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
     assert sum("Running upgrade 0001 -> 0002" in output for output in outputs) == 1
+    assert sum("Running upgrade 0002 -> 0003" in output for output in outputs) == 1
 
     with psycopg.connect(libpq_dsn(fresh_database)) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
         columns: dict[str, str] = dict(
             conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'tasks'"
@@ -160,3 +161,25 @@ async def test_database_outage_is_fast_503_then_recovers_by_itself(
             assert [t["title"] for t in response.json()] == ["Survives"]
     finally:
         server.stop()
+
+
+async def test_stored_documents_follow_every_write_made_outside_the_api(
+    client: httpx.AsyncClient, database_url: URL
+) -> None:
+    """The trigger renders a row's JSON on any write, so even SQL run by hand (a data fix, an
+    older instance during a rolling deploy) never leaves a stale document behind."""
+    user = new_user()
+    headers = auth(user)
+    task = (await client.post(f"/api/{user}/tasks", json={"title": "Before"}, headers=headers)).json()
+    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tasks SET title = 'Fixed by hand', completed = true WHERE id = %s", (task["id"],)
+        )
+        conn.execute("INSERT INTO tasks (user_id, title) VALUES (%s, 'Inserted by hand')", (user,))
+    listed = (await client.get(f"/api/{user}/tasks", headers=headers)).json()
+    assert [(t["title"], t["completed"]) for t in listed] == [
+        ("Fixed by hand", True),
+        ("Inserted by hand", False),
+    ]
+    fetched = await client.get(f"/api/{user}/tasks/{task['id']}", headers=headers)
+    assert fetched.json() == listed[0]

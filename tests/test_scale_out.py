@@ -124,6 +124,7 @@ def test_migrations_ran_once_while_the_others_waited(cluster: Cluster) -> None:
     assert [line["message"].split(",")[0] for line in upgrades[migrators[0]]] == [
         "Running upgrade  -> 0001",
         "Running upgrade 0001 -> 0002",
+        "Running upgrade 0002 -> 0003",
     ]
     # The others served only once the schema was complete: they waited on the migration lock.
     migrated_at = upgrades[migrators[0]][-1]["time"]
@@ -133,7 +134,7 @@ def test_migrations_ran_once_while_the_others_waited(cluster: Cluster) -> None:
         assert started[0] >= migrated_at, (index, started, migrated_at)
     assert [problems(instance) for instance in cluster.instances] == [[]] * INSTANCES
     with psycopg.connect(libpq_dsn(cluster.url)) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
 
 
 def test_a_task_created_on_one_instance_is_read_changed_and_deleted_on_the_others(cluster: Cluster) -> None:

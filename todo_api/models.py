@@ -11,6 +11,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     false,
     func,
 )
@@ -31,6 +32,8 @@ tasks = Table(
     Column("completed", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The task as the API's JSON, rendered by a trigger on every write (migration 0003).
+    Column("document", Text, nullable=False),
     CheckConstraint("char_length(title) >= 1", name="ck_tasks_title_not_empty"),
     # "This user's tasks in creation order" is an index range scan, never a sort (FR-018).
     Index("ix_tasks_user_id_id", "user_id", "id"),
