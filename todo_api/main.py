@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL, make_url
 
+from . import mcp_endpoint
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import Settings
@@ -45,6 +46,10 @@ async def _migrate_until_done(
         delay = min(delay * 2, 30.0)
 
 
+VERSION = "1.0.0"
+# What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
+MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
+
 # How `python -m todo_api` hands the database it chose (maybe an embedded one) to its workers.
 DATABASE_URL_VARIABLE = "TODO_API_DATABASE_URL"
 
@@ -57,6 +62,7 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: Settings, database_url: URL) -> FastAPI:
     """Build the API for one database. The caller decides which (see `__main__`)."""
     jwks = JwksKeySource(settings.jwks_url)
+    mcp_sessions = mcp_endpoint.session_manager(VERSION)
     token_verifier = TokenVerifier(
         secret=settings.require_secret(),
         keys=jwks,
@@ -78,7 +84,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         )
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
-            yield
+            async with mcp_sessions.run():  # the SDK's task group for MCP requests
+                yield
         finally:
             migrator.cancel()
             await engine.dispose()
@@ -86,7 +93,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
 
     app = FastAPI(
         title="Todo API",
-        version="1.0.0",
+        version=VERSION,
         summary="Per-user tasks for a Next.js + Better Auth frontend, stored in PostgreSQL.",
         lifespan=lifespan,
         # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
@@ -96,6 +103,12 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
     app.include_router(health.router)
+    mcp_endpoint.install(
+        app,
+        mcp_sessions,
+        authorization_server=settings.better_auth_url.strip().rstrip("/"),
+        allowed_origins=settings.allowed_origins,
+    )
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -103,8 +116,9 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", *MCP_REQUEST_HEADERS],
+        # WWW-Authenticate: a browser MCP client reads the resource metadata URL from a 401.
+        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After", "WWW-Authenticate", "Mcp-Session-Id"],
         # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`
         # everywhere must keep working (SC-005); the origin list is explicit, never "*".
         allow_credentials=True,
