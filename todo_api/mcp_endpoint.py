@@ -57,6 +57,10 @@ class McpEndpoint:
             response = JSONResponse({"detail": refusal.detail}, refusal.status_code, refusal.headers)
             await response(scope, receive, send)
             return
+        if request.method != "POST":
+            # Stateless: no session to stream to (GET) or to end (DELETE); the spec's answer is 405.
+            await JSONResponse({"detail": "Method Not Allowed"}, 405, {"Allow": "POST"})(scope, receive, send)
+            return
         request.state.user_id = user_id  # read by the tools (scope["state"]), never from arguments
         await self._manager.handle_request(scope, receive, send)
 
