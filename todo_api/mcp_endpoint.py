@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .dependencies import verified_user_id
@@ -94,5 +93,7 @@ def install(
         return metadata(_base_url(request))
 
     app.include_router(router)
-    # An ASGI app as the endpoint: every method goes to the transport, which answers 405 itself.
-    app.router.routes.append(Route(MCP_PATH, McpEndpoint(manager, allowed_origins), include_in_schema=False))
+    # An ASGI app as the endpoint (Starlette passes it scope, receive, send): every method reaches
+    # McpEndpoint, which answers 405 itself.
+    endpoint = McpEndpoint(manager, allowed_origins)
+    app.router.add_route(MCP_PATH, endpoint, include_in_schema=False)  # type: ignore[arg-type]
