@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import httpx2
+import psycopg
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -20,11 +21,13 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 from sqlalchemy.engine import URL
 
-from todo_api.config import libpq_dsn
+from todo_api.config import Settings, libpq_dsn
+from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from todo_api.schemas import TITLE_PATTERN
 
+from .conftest import running_app
 from .helpers import SECRET, auth, make_token, new_user
-from .test_server_process import Service, service
+from .test_server_process import Service, free_port, service
 
 pytestmark = pytest.mark.slow
 
@@ -561,3 +564,41 @@ async def test_the_log_has_the_refusals_and_never_a_token(
     assert any(line["event"] == "forbidden" for line in mcp_lines)
     for secret in (good, forged, good.split(".")[2], forged.split(".")[2], SECRET):
         assert secret not in text_of_log
+
+
+# --- database failures: a message for the model, the details for the log -----------------------
+
+
+async def raw_tool_call(client: httpx.AsyncClient, user: str, tool: str) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}}
+    headers = MCP_HEADERS | auth(user) | {"MCP-Protocol-Version": "2025-11-25"}
+    response = await client.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["result"]
+    return result
+
+
+async def test_database_errors_are_tool_errors_without_internals(
+    settings: Settings, fresh_database: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_app(settings, fresh_database) as client:
+        user = new_user()
+        assert (await raw_tool_call(client, user, "list_tasks"))["structuredContent"] == {"tasks": []}
+        with psycopg.connect(libpq_dsn(fresh_database), autocommit=True) as conn:
+            conn.execute("DROP TABLE tasks")
+        result = await raw_tool_call(client, user, "list_tasks")
+
+    assert result["isError"] is True
+    assert result["content"] == [{"type": "text", "text": INTERNAL_ERROR}]
+    assert any("UndefinedTable" in (r.exc_text or "") for r in caplog.records)  # the log has it all
+
+
+async def test_unreachable_database_is_a_retry_later_tool_error(
+    settings: Settings, database_url: URL
+) -> None:
+    nowhere = database_url.set(host="127.0.0.1", port=free_port())  # nothing listens there
+    async with running_app(settings, nowhere) as client:
+        result = await raw_tool_call(client, new_user(), "list_tasks")
+
+    assert result["isError"] is True
+    assert result["content"] == [{"type": "text", "text": DATABASE_UNAVAILABLE}]

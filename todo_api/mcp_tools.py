@@ -24,6 +24,7 @@ from starlette.requests import Request
 from .db import is_unavailable
 from .dependencies import FORBIDDEN, log_other_user
 from .errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
+from .models import DESCRIPTION_MAX_LENGTH
 from .repository import ListQuery, TaskRepository
 from .schemas import Description, TaskRead, Title
 
@@ -54,7 +55,7 @@ TaskId = Annotated[
 class AddTaskArguments(BaseModel):
     title: Title
     description: Annotated[
-        Description | None, Field(description="Optional details, up to 1000 characters.")
+        Description | None, Field(description=f"Optional details, up to {DESCRIPTION_MAX_LENGTH} characters.")
     ] = None
     user_id: UserId = None
 
