@@ -161,6 +161,15 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
     outputs = {name: tool.output_schema or {} for name, tool in tools.items()}
     assert set(outputs["add_task"]["properties"]) == {"task_id", "status", "title"}
     assert set(outputs["list_tasks"]["properties"]) == {"tasks"}
+    changes = {
+        "add_task": "created",
+        "complete_task": "completed",
+        "delete_task": "deleted",
+        "update_task": "updated",
+    }
+    for name, status in changes.items():
+        assert outputs[name]["required"] == ["task_id", "status", "title"]
+        assert outputs[name]["properties"]["status"]["const"] == status
 
 
 # --- every tool, checked through REST ----------------------------------------------------------

@@ -13,12 +13,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 
 from .db import is_unavailable
@@ -87,15 +87,27 @@ class UpdateTaskArguments(BaseModel):
 
 
 class TaskChange(BaseModel):
-    """What a change did, in the shape the task-chatbot specs use."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"task_id": 42, "status": "created", "title": "Buy milk"}]}
-    )
+    """What a change did, in the shape the task-chatbot specs use; each tool has its own `status`."""
 
     task_id: int
-    status: Literal["created", "completed", "deleted", "updated"]
+    status: str
     title: str
+
+
+class TaskCreated(TaskChange):
+    status: Literal["created"]
+
+
+class TaskCompleted(TaskChange):
+    status: Literal["completed"]
+
+
+class TaskDeleted(TaskChange):
+    status: Literal["deleted"]
+
+
+class TaskUpdated(TaskChange):
+    status: Literal["updated"]
 
 
 class TaskList(BaseModel):
@@ -120,18 +132,19 @@ class _Tool:
     annotations: types.ToolAnnotations
 
 
-def _changed(task_json: str, status: str, text: str) -> types.CallToolResult:
+def _changed(task_json: str, result: type[TaskChange], verb: str) -> types.CallToolResult:
     task = json.loads(task_json)
-    change = TaskChange(task_id=task["id"], status=status, title=task["title"])  # type: ignore[arg-type]
+    [status] = get_args(result.model_fields["status"].annotation)
+    change = result(task_id=task["id"], status=status, title=task["title"])
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=f'{text} task {change.task_id}: "{change.title}"')],
+        content=[types.TextContent(type="text", text=f'{verb} task {change.task_id}: "{change.title}"')],
         structured_content=change.model_dump(mode="json"),
     )
 
 
 async def add_task(repository: TaskRepository, user_id: str, args: AddTaskArguments) -> types.CallToolResult:
     task = await repository.create(user_id, {"title": args.title, "description": args.description})
-    return _changed(task.json, "created", "Created")
+    return _changed(task.json, TaskCreated, "Created")
 
 
 async def list_tasks(
@@ -160,7 +173,7 @@ async def complete_task(
     task = await repository.update(user_id, args.task_id, {"completed": True})
     if task is None:
         raise ToolFailure(NOT_FOUND)
-    return _changed(task.json, "completed", "Completed")
+    return _changed(task.json, TaskCompleted, "Completed")
 
 
 async def delete_task(
@@ -169,7 +182,7 @@ async def delete_task(
     task = await repository.get(user_id, args.task_id)  # its title, for the answer
     if task is None or not await repository.delete(user_id, args.task_id):
         raise ToolFailure(NOT_FOUND)
-    return _changed(task.json, "deleted", "Deleted")
+    return _changed(task.json, TaskDeleted, "Deleted")
 
 
 async def update_task(
@@ -178,7 +191,7 @@ async def update_task(
     task = await repository.update(user_id, args.task_id, args.changes())
     if task is None:
         raise ToolFailure(NOT_FOUND)
-    return _changed(task.json, "updated", "Updated")
+    return _changed(task.json, TaskUpdated, "Updated")
 
 
 TOOLS: dict[str, _Tool] = {
@@ -186,7 +199,7 @@ TOOLS: dict[str, _Tool] = {
         "Add a new task to the user's to-do list. Use it when the user asks to add, create, note or"
         " remember something to do. Returns the new task's id.",
         AddTaskArguments,
-        TaskChange,
+        TaskCreated,
         add_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
     ),
@@ -203,7 +216,7 @@ TOOLS: dict[str, _Tool] = {
         "Mark a task as done. Use it when the user says a task is finished. A task that is already"
         " done stays done. If you do not know the task's id, call list_tasks first.",
         TaskIdArguments,
-        TaskChange,
+        TaskCompleted,
         complete_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     ),
@@ -212,7 +225,7 @@ TOOLS: dict[str, _Tool] = {
         " task that is merely finished, use complete_task. If you do not know the task's id, call"
         " list_tasks first.",
         TaskIdArguments,
-        TaskChange,
+        TaskDeleted,
         delete_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False),
     ),
@@ -220,7 +233,7 @@ TOOLS: dict[str, _Tool] = {
         "Change a task's title and/or description, e.g. to fix or reword it. Only what you pass"
         " changes. To mark a task done, use complete_task instead.",
         UpdateTaskArguments,
-        TaskChange,
+        TaskUpdated,
         update_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     ),
