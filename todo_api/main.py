@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL, make_url
 
-from . import __version__
+from . import __version__, mcp_endpoint
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import DATABASE_URL_VARIABLE, Settings
@@ -48,6 +48,10 @@ async def _migrate_until_done(
         delay = min(delay * 2, 30.0)
 
 
+# What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
+MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
+
+
 def app_from_environment() -> FastAPI:
     """uvicorn's factory in each worker process."""
     return create_app(Settings(), make_url(os.environ[DATABASE_URL_VARIABLE]))
@@ -56,6 +60,7 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: Settings, database_url: URL) -> FastAPI:
     """Build the API for one database. The caller decides which (see `__main__`)."""
     jwks = JwksKeySource(settings.jwks_url)
+    mcp_sessions = mcp_endpoint.session_manager(__version__)
     token_verifier = TokenVerifier(
         secret=settings.require_secret(),
         keys=jwks,
@@ -79,7 +84,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         )
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
-            async with pool_gauges(database.stats):
+            async with pool_gauges(database.stats), mcp_sessions.run():  # run(): the MCP SDK's task group
                 yield
         finally:
             migrator.cancel()
@@ -105,6 +110,12 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
+    mcp_endpoint.install(
+        app,
+        mcp_sessions,
+        authorization_server=settings.better_auth_url.strip().rstrip("/"),
+        allowed_origins=settings.allowed_origins,
+    )
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
@@ -113,8 +124,12 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After", REQUEST_ID_HEADER],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", *MCP_REQUEST_HEADERS],
+        # WWW-Authenticate: a browser MCP client reads the resource metadata URL from a 401.
+        expose_headers=[
+            *["ETag", "Link", "X-Total-Count", "Retry-After", REQUEST_ID_HEADER],
+            *["WWW-Authenticate", "Mcp-Session-Id"],
+        ],
         # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`
         # everywhere must keep working (SC-005); the origin list is explicit, never "*".
         allow_credentials=True,
