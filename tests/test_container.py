@@ -56,6 +56,12 @@ def why_podman_cannot_run() -> str | None:
         return "podman not found (Debian: apt-get install podman runc)"
     if podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
         return f"base image {BASE_IMAGE} missing: run scripts/container_base.sh (or podman pull it)"
+    # Podman installed but not set up for this host (on CI's kind of machine that takes runc,
+    # cgroupfs and no default ulimits: .ci/containers.conf, which .ci/run exports).
+    trial = podman("run", "--rm", "--network", "none", BASE_IMAGE, "true", check=False)
+    if trial.returncode != 0:
+        last = (trial.stderr.strip().splitlines() or ["?"])[-1][-120:]
+        return f"podman cannot run a container here (try CONTAINERS_CONF=.ci/containers.conf): {last}"
     return None
 
 
