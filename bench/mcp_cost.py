@@ -12,38 +12,29 @@ sends `initialize` once, not per call). Server CPU per request is read from /pro
 the server process, as in bench/run.py. Bounded: BENCH_MCP_REQUESTS requests per side and
 operation (default 1500), BENCH_MCP_CONCURRENCY connections (default 4).
 
-    python bench/mcp_cost.py   # prints a Markdown table
+    python bench/mcp_cost.py   # prints a Markdown table and writes bench/results/mcp.md
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
-from sqlalchemy.engine import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from todo_api.config import libpq_dsn, to_psycopg_url  # noqa: E402
-from todo_api.embedded_db import EmbeddedPostgres  # noqa: E402
+from bench.run import SECRET, cpu_seconds, database, free_port, server  # noqa: E402
+from todo_api.config import libpq_dsn  # noqa: E402
 from todo_api.token import issue_token  # noqa: E402
 
-SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 REQUESTS = int(os.environ.get("BENCH_MCP_REQUESTS", "1500"))
 CONCURRENCY = int(os.environ.get("BENCH_MCP_CONCURRENCY", "4"))
 ROUNDS = 3
@@ -76,19 +67,6 @@ class Side:
     @property
     def rps(self) -> float:
         return self.requests / self.wall_seconds if self.wall_seconds else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    process = psutil.Process(pid)
-    times = [proc.cpu_times() for proc in [process, *process.children(recursive=True)]]
-    return sum(t.user + t.system for t in times)
 
 
 def succeeded(side: Side, response: httpx.Response) -> bool:
@@ -191,74 +169,22 @@ def render(operations: list[tuple[str, Side, Side]]) -> str:
     return "\n".join(lines)
 
 
-@contextmanager
-def database(run_id: str) -> Iterator[URL]:
-    if url := os.environ.get("BENCH_DATABASE_URL"):
-        given = to_psycopg_url(url, "BENCH_DATABASE_URL")
-        try:
-            yield given
-        finally:
-            import psycopg
-
-            with psycopg.connect(libpq_dsn(given), autocommit=True) as conn:  # leave a shared database clean
-                conn.execute("DELETE FROM tasks WHERE user_id LIKE %s", (f"bench-mcp-{run_id}-%",))
-        return
-    folder = Path(tempfile.mkdtemp(prefix="todo-mcp-bench-"))
-    embedded = EmbeddedPostgres(folder)
-    try:
-        yield embedded.start()
-    finally:
-        embedded.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def service(url: URL) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = os.environ | {
-        "BETTER_AUTH_SECRET": SECRET,
-        "NEON_DATABASE_URL": libpq_dsn(url),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKERS": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "todo_api"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the service exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base_url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.1)
-        yield base_url, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the service and database
-    run_id = str(os.getpid())
-    with database(run_id) as url, service(url) as (base_url, pid):
-        operations = asyncio.run(measure(base_url, pid, run_id))
+    run_id = str(os.getpid())  # bench.run's database() removes `bench-...{pid}...` users afterwards
+    port = free_port()
+    with database() as (url, _):
+        env = os.environ | {
+            "BETTER_AUTH_SECRET": SECRET,
+            "NEON_DATABASE_URL": libpq_dsn(url),
+            "PORT": str(port),
+            "WORKERS": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+        with server([sys.executable, "-m", "todo_api"], env, port, "/ready") as pid:
+            operations = asyncio.run(measure(f"http://127.0.0.1:{port}", pid, run_id))
     report = render(operations)
+    (ROOT / "bench" / "results" / "mcp.md").write_text(report + "\n")
     print(report)
     if any(side.failed for _, rest, mcp in operations for side in (rest, mcp)):
         raise SystemExit("some requests failed")
