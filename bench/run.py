@@ -326,8 +326,7 @@ def main() -> None:
             "WORKERS": "1",
             "PYTHONPATH": str(ROOT),
         }
-        floor_port, quiet_port = free_port(), free_port()
-        quiet_env = env | {"PORT": str(quiet_port), "METRICS_ENABLED": "false"}
+        floor_port = free_port()
 
         def same_flags(app: str, port: int) -> list[str]:
             code = (
@@ -339,7 +338,6 @@ def main() -> None:
 
         with (
             server([sys.executable, "-m", "todo_api"], env, api_port, "/ready") as api_pid,
-            server([sys.executable, "-m", "todo_api"], quiet_env, quiet_port, "/ready") as quiet_pid,
             server(same_flags("bench.hello:app", hello_port), env, hello_port, "/hello") as hello_pid,
             server(same_flags("bench.floor:app", floor_port), env, floor_port, "/floor") as floor_pid,
         ):
@@ -375,7 +373,7 @@ def main() -> None:
                 if scenario.target == "api":
                     list_lengths[scenario.name] = average_list_length(base_url, users_file)
             print("running mixed with metrics on and off, alternating ...", flush=True)
-            metrics = metrics_cost(users_file, (api_port, api_pid), (quiet_port, quiet_pid))
+            metrics = metrics_cost(users_file, env)
             large = large_user_case(base_url, url, api_pid)
             huge = hundred_thousand_case(base_url, url)
     report = render(results, list_lengths, large, huge, database_label, metrics)
@@ -387,16 +385,29 @@ def main() -> None:
     print(report)
 
 
-def metrics_cost(users_file: Path, with_metrics: tuple[int, int], without: tuple[int, int]) -> list[str]:
-    """Server CPU per request of the mixed workload with metrics on and off, in alternating rounds."""
+def metrics_cost(users_file: Path, env: dict[str, str]) -> list[str]:
+    """Server CPU per request of the mixed workload on two fresh, identical instances, one with
+    METRICS_ENABLED=false, in alternating rounds: the only difference between them is the metrics."""
     totals = {"metrics on": [0, 0.0, 0], "metrics off": [0, 0.0, 0]}  # requests, CPU ms, errors
-    for _ in range(2):
-        for label, (port, pid) in (("metrics off", without), ("metrics on", with_metrics)):
-            result = wrk(port, MIXED, users_file, DURATION, pid, label)
-            total = totals[label]
-            total[0] += result.requests
-            total[1] += result.cpu_ms_per_request * result.requests
-            total[2] += result.failed
+    on_port, off_port = free_port(), free_port()
+    with (
+        server([sys.executable, "-m", "todo_api"], env | {"PORT": str(on_port)}, on_port, "/ready") as on_pid,
+        server(
+            [sys.executable, "-m", "todo_api"],
+            env | {"PORT": str(off_port), "METRICS_ENABLED": "false"},
+            off_port,
+            "/ready",
+        ) as off_pid,
+    ):
+        for port, pid in ((on_port, on_pid), (off_port, off_pid)):
+            wrk(port, MIXED, users_file, "3s", pid, "warm-up")
+        for _ in range(3):
+            for label, port, pid in (("metrics off", off_port, off_pid), ("metrics on", on_port, on_pid)):
+                result = wrk(port, MIXED, users_file, DURATION, pid, label)
+                total = totals[label]
+                total[0] += result.requests
+                total[1] += result.cpu_ms_per_request * result.requests
+                total[2] += result.failed
     per_request = {label: cpu / max(requests, 1) for label, (requests, cpu, _) in totals.items()}
     rows = [
         f"| {label} | {int(requests):,} | {per_request[label]:.3f} | {int(errors)} |"
@@ -461,8 +472,8 @@ def render(
         "|---|---:|---:|---:|",
         *huge,
         "",
-        "Metrics on and off: the mixed workload on two instances of the service, one with",
-        "METRICS_ENABLED=false, alternating (off, on, off, on) so that growing lists weigh on both alike:",
+        "Metrics on and off: the mixed workload on two fresh instances of the service, one with",
+        "METRICS_ENABLED=false, alternating (off, on; 3 rounds) so that growing lists weigh on both alike:",
         "",
         "| instance | requests | server CPU ms/req | errors |",
         "|---|---:|---:|---:|",
