@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 
 from .repository import SORTS, ListQuery, Page
 from .schemas import NO_NUL
@@ -58,41 +59,52 @@ def _invalid(parameter: str, message: str) -> RequestValidationError:
     )
 
 
-async def list_query(
-    limit: Annotated[
-        int | None, Query(ge=1, le=MAX_LIMIT, description="Page size. Without it: every task.")
-    ] = None,
-    offset: Annotated[
-        int | None, Query(ge=0, le=10_000_000, description="Tasks to skip (or use `cursor`).")
-    ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=2048, description='Opaque: from the `Link: rel="next"` header.')
-    ] = None,
-    completed: Annotated[
-        bool | None, Query(description="Only done (`true`) or open (`false`) tasks.")
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=200,
-            pattern=NO_NUL,
-            description="Case-insensitive search in title and description.",
-        ),
-    ] = None,
-    sort: Annotated[
-        SortParam, Query(description="Order; `-` for descending. `created_at` is creation order.")
-    ] = ("created_at"),
-) -> ListQuery | None:
+class ListParameters(BaseModel):
+    """The list's query parameters, validated in one pass (FastAPI documents each field)."""
+
+    limit: int | None = Field(
+        default=None, ge=1, le=MAX_LIMIT, description="Page size. Without it: every task."
+    )
+    offset: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Tasks to skip (or use `cursor`)."
+    )
+    cursor: str | None = Field(
+        default=None, max_length=2048, description='Opaque: from the `Link: rel="next"` header.'
+    )
+    completed: bool | None = Field(default=None, description="Only done (`true`) or open (`false`) tasks.")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=NO_NUL,
+        description="Case-insensitive search in title and description.",
+    )
+    sort: SortParam = Field(
+        default="created_at", description="Order; `-` for descending. `created_at` is creation order."
+    )
+
+
+async def list_query(parameters: Annotated[ListParameters, Query()]) -> ListQuery | None:
     """The parsed query, or None for the plain list (no parameters: every task, creation order)."""
+    limit, offset, cursor, sort = parameters.limit, parameters.offset, parameters.cursor, parameters.sort
     if offset is not None and cursor is not None:
         raise _invalid("cursor", "Use either offset or cursor, not both")
     if cursor is not None and limit is None:
         raise _invalid("limit", "A cursor needs a limit")
-    if (limit, offset, cursor, completed, q) == (None, None, None, None, None) and sort == "created_at":
+    if parameters == _PLAIN_LIST:
         return None
     after = decode_cursor(cursor, sort) if cursor is not None else None
-    return ListQuery(sort=sort, completed=completed, search=q, limit=limit, offset=offset or 0, after=after)
+    return ListQuery(
+        sort=sort,
+        completed=parameters.completed,
+        search=parameters.q,
+        limit=limit,
+        offset=offset or 0,
+        after=after,
+    )
+
+
+_PLAIN_LIST = ListParameters()
 
 
 def pagination_headers(request: Request, query: ListQuery | None, page: Page) -> dict[str, str]:
