@@ -279,7 +279,9 @@ def test_a_real_prometheus_scrapes_the_whole_service_across_workers(
                         assert time.monotonic() < deadline
                         time.sleep(0.2)
             expected[("POST", tasks, "201")] += 10
-            assert wait_for_counts(base, expected) == expected
+            found = wait_for_counts(base, expected)
+            print("Prometheus, sum by (method, route, status) (todo_api_http_requests_total):", found)
+            assert found == expected
             pool = prometheus_query(base, 'sum(todo_api_db_pool_connections{state="idle"})')
             assert pool
             assert float(pool[0]["value"][1]) >= 1  # type: ignore[index]
