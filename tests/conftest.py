@@ -2,13 +2,16 @@
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
+from psycopg import sql
 from sqlalchemy.engine import URL
 
 from todo_api.config import Settings, libpq_dsn, to_psycopg_url
@@ -89,15 +92,10 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def fresh_database(database_url: URL) -> Iterator[URL]:
+@contextmanager
+def new_database(database_url: URL, prefix: str = "todo_test") -> Iterator[URL]:
     """A new, empty database on the test server, dropped afterwards."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    name = f"todo_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = libpq_dsn(database_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -106,6 +104,12 @@ def fresh_database(database_url: URL) -> Iterator[URL]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def fresh_database(database_url: URL) -> Iterator[URL]:
+    with new_database(database_url) as url:
+        yield url
 
 
 @asynccontextmanager

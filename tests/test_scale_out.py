@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +24,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.engine import URL
 
 from todo_api.config import libpq_dsn
 
+from .conftest import new_database
 from .helpers import auth, new_user
 from .test_server_process import free_port, service_env
 
@@ -57,24 +56,11 @@ class Cluster:
     killed: set[int] = field(default_factory=set)
 
 
-@contextlib.contextmanager
-def fresh_database(database_url: URL) -> Iterator[URL]:
-    name = f"todo_scale_{uuid.uuid4().hex[:10]}"
-    admin = libpq_dsn(database_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield database_url.set(database=name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
 def cluster(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Three instances started at the same moment on one new, empty database."""
     workdir = tmp_path_factory.mktemp("scale-out")  # no .env here: the environment configures them
-    with fresh_database(database_url) as url:
+    with new_database(database_url, "todo_scale") as url:
         # Small pools: 3 instances share the machine's PostgreSQL with other test runs.
         env = {"NEON_DATABASE_URL": libpq_dsn(url), "DATABASE_POOL_SIZE": "5", "DATABASE_MAX_OVERFLOW": "2"}
         instances = []
