@@ -96,7 +96,8 @@ class TrailingSlashMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
-            scope = dict(scope, path=path[:-1])
+            # In place, not a copy: the middleware outside reads the route the router sets here.
+            scope["path"] = path[:-1]
             raw_path = scope.get("raw_path")
             if isinstance(raw_path, bytes) and raw_path.endswith(b"/"):
                 scope["raw_path"] = raw_path[:-1]

@@ -37,7 +37,16 @@ from . import __version__
 from .request_id import REQUEST_ID_HEADER, request_id_from, reset_request_id, set_request_id
 
 METRICS_PATH = "/metrics"
-UNMATCHED_ROUTE = "unmatched"  # no route took the request (404s, CORS preflights answered early)
+UNMATCHED_ROUTE = "unmatched"
+_KNOWN_METHODS = {
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+}  # any other is "other"  # no route took the request (404s, CORS preflights answered early)
 
 REQUESTS = Counter("todo_api_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -108,19 +117,15 @@ class TelemetryMiddleware:
                 self._record(scope, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = str(getattr(route, "path", UNMATCHED_ROUTE))
-        key = (scope["method"], template, status)
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
+        template = str(getattr(scope.get("route"), "path", UNMATCHED_ROUTE))
+        key = (method, template, status)  # bounded by the route table: so is this cache
         children = self._children.get(key)
         if children is None:
-            method = key[0] if key[0] in _KNOWN_METHODS else "other"  # bounded, whatever is sent
             children = (REQUESTS.labels(method, template, str(status)), LATENCY.labels(method, template))
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-
-
-_KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 def metrics_response(_: Request) -> Response:
