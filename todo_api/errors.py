@@ -21,6 +21,8 @@ logger = logging.getLogger("todo_api.errors")
 
 DATABASE_UNAVAILABLE = "The service is temporarily unavailable. Please try again shortly."
 INTERNAL_ERROR = "Internal server error"
+# A missing task and another user's task get the same answer: no way to probe which ids exist.
+TASK_NOT_FOUND = "Task not found"
 
 
 class AsciiJSONResponse(JSONResponse):

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -84,7 +84,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         )
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
-            async with pool_gauges(database.stats), mcp_sessions.run():  # run(): the MCP SDK's task group
+            gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
+            async with gauges, mcp_sessions.run():  # run(): the MCP SDK's task group
                 yield
         finally:
             migrator.cancel()

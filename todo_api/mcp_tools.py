@@ -21,12 +21,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 
 from .dependencies import FORBIDDEN, log_other_user
-from .errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, report_database_error
+from .errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, TASK_NOT_FOUND, report_database_error
 from .models import DESCRIPTION_MAX_LENGTH
 from .repository import ListQuery, TaskRepository
 from .schemas import Description, TaskRead, Title
-
-NOT_FOUND = "Task not found"  # the REST API's 404 detail, for a missing and a foreign task alike
 
 INSTRUCTIONS = (
     "Tools for the signed-in user's to-do list. Every tool acts on that user's own tasks only. "
@@ -168,16 +166,16 @@ async def complete_task(
     # Not the toggle: completing a done task leaves it done.
     task = await repository.update(user_id, args.task_id, {"completed": True})
     if task is None:
-        raise ToolFailure(NOT_FOUND)
+        raise ToolFailure(TASK_NOT_FOUND)
     return _changed(task.json, TaskCompleted, "Completed")
 
 
 async def delete_task(
     repository: TaskRepository, user_id: str, args: TaskIdArguments
 ) -> types.CallToolResult:
-    task = await repository.get(user_id, args.task_id)  # its title, for the answer
-    if task is None or not await repository.delete(user_id, args.task_id):
-        raise ToolFailure(NOT_FOUND)
+    task = await repository.delete(user_id, args.task_id)  # the deleted task, for its title
+    if task is None:
+        raise ToolFailure(TASK_NOT_FOUND)
     return _changed(task.json, TaskDeleted, "Deleted")
 
 
@@ -186,7 +184,7 @@ async def update_task(
 ) -> types.CallToolResult:
     task = await repository.update(user_id, args.task_id, args.changes())
     if task is None:
-        raise ToolFailure(NOT_FOUND)
+        raise ToolFailure(TASK_NOT_FOUND)
     return _changed(task.json, TaskUpdated, "Updated")
 
 

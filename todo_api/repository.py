@@ -48,7 +48,7 @@ UPDATE_SQL = f"""UPDATE tasks SET title = coalesce(%(title)s, title),
 TOGGLE_SQL = (
     f"UPDATE tasks SET completed = NOT completed, {_TOUCH} WHERE {_OWNED} AND {_IF_MATCH} RETURNING {_TASK}"
 )
-DELETE_SQL = f"DELETE FROM tasks WHERE {_OWNED} AND {_IF_MATCH} RETURNING id"
+DELETE_SQL = f"DELETE FROM tasks WHERE {_OWNED} AND {_IF_MATCH} RETURNING {_TASK}"
 
 
 class Task(NamedTuple):
@@ -204,12 +204,10 @@ class TaskRepository:
         params = {"user_id": user_id, "task_id": task_id, "versions": if_match}
         return await self._conditional(TOGGLE_SQL, params)
 
-    async def delete(self, user_id: str, task_id: int, if_match: list[int] | None = None) -> bool:
+    async def delete(self, user_id: str, task_id: int, if_match: list[int] | None = None) -> Task | None:
+        """The task as it was, or None if there was none to delete."""
         params = {"user_id": user_id, "task_id": task_id, "versions": if_match}
-        if await self._execute(DELETE_SQL, params):
-            return True
-        await self._raise_if_mismatch(user_id, task_id, if_match)
-        return False
+        return await self._conditional(DELETE_SQL, params)
 
     async def _conditional(self, sql: str, params: dict[str, Any]) -> Task | None:
         rows = await self._execute(sql, params)

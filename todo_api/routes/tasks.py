@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 
 from ..conditional import etag, if_match_versions, none_match
 from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
+from ..errors import TASK_NOT_FOUND
 from ..listing import list_query, pagination_headers
 from ..repository import ListQuery, Task, TaskRepository, VersionMismatch
 from ..schemas import ErrorResponse, ServerErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
@@ -74,7 +75,7 @@ router = APIRouter(
 def _task_response(task: Task | None, status_code: int = status.HTTP_200_OK) -> Response:
     # Someone else's task is "not found" too: no way to probe which ids exist.
     if task is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, TASK_NOT_FOUND)
     # The repository hands over finished JSON in TaskRead's shape: no second serialisation.
     return Response(task.json, status_code, {"ETag": etag(task.version)}, media_type="application/json")
 
@@ -193,8 +194,8 @@ async def patch_task(
 async def delete_task(
     user_id: CurrentUserId, task_id: TaskId, repository: Tasks, if_match: IfMatch = None
 ) -> Response:
-    if not await _conditionally(repository.delete(user_id, task_id, if_match_versions(if_match))):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
+    if await _conditionally(repository.delete(user_id, task_id, if_match_versions(if_match))) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, TASK_NOT_FOUND)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
