@@ -31,8 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SECRET, cpu_seconds, database, free_port, server  # noqa: E402
-from todo_api.config import libpq_dsn  # noqa: E402
+from bench.run import SECRET, cpu_seconds, database, free_port, server, service_env  # noqa: E402
 from todo_api.token import issue_token  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_MCP_REQUESTS", "1500"))
@@ -173,16 +172,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the service and database
     run_id = str(os.getpid())  # bench.run's database() removes `bench-...{pid}...` users afterwards
     port = free_port()
-    with database() as (url, _):
-        env = os.environ | {
-            "BETTER_AUTH_SECRET": SECRET,
-            "NEON_DATABASE_URL": libpq_dsn(url),
-            "PORT": str(port),
-            "WORKERS": "1",
-            "PYTHONPATH": str(ROOT),
-        }
-        with server([sys.executable, "-m", "todo_api"], env, port, "/ready") as pid:
-            operations = asyncio.run(measure(f"http://127.0.0.1:{port}", pid, run_id))
+    with (
+        database() as (url, _),
+        server([sys.executable, "-m", "todo_api"], service_env(url, port), port, "/ready") as pid,
+    ):
+        operations = asyncio.run(measure(f"http://127.0.0.1:{port}", pid, run_id))
     report = render(operations)
     (ROOT / "bench" / "results" / "mcp.md").write_text(report + "\n")
     print(report)

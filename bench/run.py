@@ -78,6 +78,7 @@ class Result:
     failed: int  # non-2xx responses plus socket errors
     cpu_ms_per_request: float
     postgres_cpu_ms_per_request: float
+    connections: int = CONNECTIONS
 
     @property
     def rps(self) -> float:
@@ -112,6 +113,17 @@ def postgres_cpu_seconds() -> float:
                 continue  # a backend that ended meanwhile
             total += times.user + times.system
     return total
+
+
+def service_env(database: URL, port: int) -> dict[str, str]:
+    """The environment `python -m todo_api` gets here: one worker on `database`, at `port`."""
+    return os.environ | {
+        "BETTER_AUTH_SECRET": SECRET,
+        "NEON_DATABASE_URL": libpq_dsn(database),
+        "PORT": str(port),
+        "WORKERS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 @contextmanager
@@ -164,6 +176,7 @@ def wrk(
         failed=not_ok + data["errors"],
         cpu_ms_per_request=cpu * 1000 / max(data["requests"], 1),
         postgres_cpu_ms_per_request=postgres_cpu * 1000 / max(data["requests"], 1),
+        connections=connections,
     )
 
 
@@ -319,13 +332,7 @@ def main() -> None:
     with database() as (url, database_label), tempfile.TemporaryDirectory() as work:
         users_file = Path(work) / "users.txt"
         api_port, hello_port = free_port(), free_port()
-        env = os.environ | {
-            "BETTER_AUTH_SECRET": SECRET,
-            "NEON_DATABASE_URL": libpq_dsn(url),
-            "PORT": str(api_port),
-            "WORKERS": "1",
-            "PYTHONPATH": str(ROOT),
-        }
+        env = service_env(url, api_port)
         floor_port = free_port()
 
         def same_flags(app: str, port: int) -> list[str]:
@@ -431,8 +438,8 @@ def render(
     database_label: str,
     metrics: list[str],
 ) -> str:
-    floor = results[0]
-    busy_floor = next(r for r in results if r.name.startswith("floor,"))
+    # Each row against the floor run with as many connections, in the same run.
+    floors = {r.connections: r for r in results if r.name.startswith("floor")}
     lines = [
         f"# Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -446,7 +453,7 @@ def render(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        reference = busy_floor if r.name.endswith("(busy pool)") else floor
+        reference = floors[r.connections]
         length = list_lengths.get(r.name)
         cells = [
             r.name,
