@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -113,10 +114,34 @@ def fresh_database(database_url: URL) -> Iterator[URL]:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, url: URL) -> AsyncIterator[httpx.AsyncClient]:
+async def serving(settings: Settings, url: URL) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """A second app on its own database, with its lifespan running, and a client for it."""
     application = create_app(settings, url)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+            yield application, http
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, url: URL) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings, url) as (_, http):
+        yield http
+
+
+def drop_connections(url: URL) -> int:
+    """What Neon does on a suspend, a compute restart or a PgBouncer restart: the server closes
+    every session of ours, and we wait until they are gone (one the pool was opening meanwhile is
+    terminated too). The number of terminations."""
+    ours = "datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'todo-api'"
+    terminated = 0
+    deadline = time.monotonic() + 10
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        while True:
+            row = conn.execute(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {ours}")
+            count = int(row.fetchone()[0])  # type: ignore[index]
+            if count == 0:
+                return terminated
+            terminated += count
+            assert time.monotonic() < deadline, "connections were not terminated"
+            time.sleep(0.05)

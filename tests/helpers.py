@@ -16,6 +16,7 @@ def new_user() -> str:
 
 def make_token(
     user_id: str | None,
+    /,  # so that a claim named `user_id` can be passed too
     *,
     secret: str = SECRET,
     expires_in: int = 3600,

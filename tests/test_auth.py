@@ -3,7 +3,7 @@
 import base64
 import json
 import logging
-import time
+from typing import Any
 
 import httpx
 import jwt
@@ -156,11 +156,9 @@ async def test_auth_failures_are_logged_without_the_token(
 # --- JWT_USER_ID_CLAIM: a frontend's own HS256 token may carry the user id under another name ----
 
 
-def user_id_claim_token(**claims: object) -> dict[str, str]:
+def user_id_claim_token(**claims: Any) -> dict[str, str]:
     """An HS256 token as a Next.js route signs it with jose, without `sub` unless given."""
-    now = int(time.time())
-    token = jwt.encode({"iat": now, "exp": now + 600, **claims}, SECRET.encode(), algorithm="HS256")
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {make_token(None, expires_in=600, **claims)}"}
 
 
 async def test_user_id_claim_from_settings_is_the_user(database_url: URL) -> None:

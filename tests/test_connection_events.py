@@ -9,55 +9,23 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psutil
-import psycopg
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
-from todo_api.config import Settings, libpq_dsn
+from todo_api.config import libpq_dsn
 from todo_api.embedded_db import EmbeddedPostgres
 from todo_api.errors import DATABASE_UNAVAILABLE
-from todo_api.main import create_app
 
-from .conftest import make_settings
+from .conftest import drop_connections, make_settings, serving
 from .helpers import auth, new_user
-from .test_server_process import service
+from .test_server_process import postgres_processes, service
 
 pytestmark = pytest.mark.slow
-
-
-@asynccontextmanager
-async def serving(settings: Settings, url: URL) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings, url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
-            yield app, http
-
-
-def terminate_every_connection(url: URL) -> int:
-    """What a compute restart or a PgBouncer restart does: the server closes every session. We
-    wait until they are all gone (one the pool was opening meanwhile is terminated too)."""
-    ours = "datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'todo-api'"
-    terminated = 0
-    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
-        deadline = time.monotonic() + 10
-        while row := conn.execute(
-            f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {ours}"
-        ):
-            count = int(row.fetchone()[0])  # type: ignore[index]
-            if count == 0:
-                return terminated
-            terminated += count
-            assert time.monotonic() < deadline, "connections were not terminated"
-            time.sleep(0.05)
-    return terminated
 
 
 # --- Every pooled connection dropped at once -----------------------------------------------------
@@ -93,7 +61,7 @@ async def test_no_request_fails_after_every_connection_is_dropped(
             # A burst of concurrent requests: the pool holds many recently used connections.
             burst = [client.get(base, headers=headers) for _ in range(16)]
             assert {r.status_code for r in await asyncio.gather(*burst)} == {200}
-            assert terminate_every_connection(fresh_database) >= 8
+            assert drop_connections(fresh_database) >= 8
             await asyncio.sleep(pause)
             response = await client.request(method, path, json=body, headers=headers)
             assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
@@ -183,11 +151,7 @@ async def test_restart_under_load_fails_only_in_flight_requests_and_loses_nothin
 @contextlib.contextmanager
 def frozen(pgdata: Path) -> Iterator[None]:
     """SIGSTOP every process of a PostgreSQL: sockets stay open, nothing answers, no timeout fires."""
-    postmaster = next(
-        process
-        for process in psutil.process_iter(["name", "cmdline"])
-        if process.info["name"] == "postgres" and str(pgdata) in (process.info["cmdline"] or [])
-    )
+    [postmaster] = postgres_processes(pgdata)
     processes = [postmaster, *postmaster.children(recursive=True)]
     for process in processes:
         process.send_signal(signal.SIGSTOP)
@@ -291,7 +255,7 @@ def test_no_failure_after_every_connection_drops_in_the_server_process(
         with httpx.Client(base_url=api.base_url, headers=auth(user), timeout=30) as http:
             for n in range(16):
                 assert http.post(f"/api/{user}/tasks", json={"title": f"p{n}"}).status_code == 201
-            assert terminate_every_connection(fresh_database) >= 1
+            assert drop_connections(fresh_database) >= 1
             assert http.get("/ready").status_code == 200
             assert len(http.get(f"/api/{user}/tasks").json()) == 16
         api.stop()

@@ -25,13 +25,12 @@ from todo_api.config import Settings, libpq_dsn
 from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from todo_api.schemas import TITLE_PATTERN
 
-from .conftest import running_app
+from .conftest import FRONTEND, running_app
 from .helpers import SECRET, auth, make_token, new_user
 from .test_server_process import Service, free_port, service
 
 pytestmark = pytest.mark.slow
 
-FRONTEND = "http://localhost:3000"
 TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 MISSING_ID = 987_654_321
 NOT_FOUND = "Task not found"

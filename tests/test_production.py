@@ -20,7 +20,7 @@ from todo_api.config import Settings, libpq_dsn
 from todo_api.db import Database, DatabaseUnavailable
 from todo_api.embedded_db import EmbeddedPostgres
 
-from .conftest import make_settings, running_app
+from .conftest import drop_connections, make_settings, running_app
 from .helpers import auth, new_user
 from .test_server_process import free_port, service
 
@@ -89,18 +89,6 @@ async def test_unresponsive_database_fails_fast_with_503(database_url: URL) -> N
 
 
 # --- Scale-to-zero: connections dropped while idle ---------------------------------------------
-
-
-def drop_connections(url: URL) -> int:
-    """What Neon does when it suspends an idle compute: every server connection is closed."""
-    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
-        dropped = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND application_name = 'todo-api'"
-        ).fetchone()
-    assert dropped is not None
-    return int(dropped[0])
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
