@@ -23,7 +23,8 @@ fi
 started=$(date +%s)
 root=$(mktemp -d /var/tmp/bookworm-slim.XXXXXX)
 # debootstrap mounts /proc and /sys inside the target: never delete through a mount left by a failure.
-trap 'umount -R "$root"/proc "$root"/sys 2>/dev/null; rm -rf --one-file-system "$root"' EXIT
+# (`|| true`: under `set -e` a failing umount, the usual case, would turn a success into a failure.)
+trap 'umount -R "$root"/proc "$root"/sys 2>/dev/null || true; rm -rf --one-file-system "$root"' EXIT
 
 # What Debian's -slim images leave out: documentation, man pages and translations, while
 # keeping the copyright files. The same file inside the image keeps later apt-get installs slim.
