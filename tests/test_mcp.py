@@ -25,7 +25,7 @@ from todo_api.config import Settings, libpq_dsn
 from todo_api.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from todo_api.schemas import TITLE_PATTERN
 
-from .conftest import FRONTEND, running_app
+from .conftest import FRONTEND, make_settings, running_app
 from .helpers import SECRET, auth, make_token, new_user
 from .test_server_process import Service, free_port, service
 
@@ -417,6 +417,14 @@ async def test_protected_resource_metadata_names_better_auth(api: Service, rest:
             "bearer_methods_supported": ["header"],
             "resource_name": "Todo API",
         }
+
+
+async def test_mcp_can_be_turned_off(database_url: URL, user: str) -> None:
+    async with running_app(make_settings(mcp_enabled=False), database_url) as client:
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        assert (await client.post("/mcp", json=initialize, headers=auth(user))).status_code == 404
+        assert (await client.get("/.well-known/oauth-protected-resource/mcp")).status_code == 404
+        assert (await client.get(f"/api/{user}/tasks", headers=auth(user))).status_code == 200  # REST stays
 
 
 async def test_the_sdk_client_without_a_token_cannot_connect(api: Service) -> None:

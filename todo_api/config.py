@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     # Prometheus metrics at GET /metrics; off, there is no endpoint and no per-request cost.
     metrics_enabled: bool = True
+    # The task tools for AI agents at /mcp; off, there is no /mcp and no MCP metadata route.
+    mcp_enabled: bool = True
 
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The claim that holds the user id: Better Auth's jwt plugin puts it in `sub`; a frontend's own

@@ -85,7 +85,9 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
             gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
-            async with gauges, mcp_sessions.run():  # run(): the MCP SDK's task group
+            # run(): the MCP SDK's task group
+            mcp_tasks = mcp_sessions.run() if settings.mcp_enabled else nullcontext()
+            async with gauges, mcp_tasks:
                 yield
         finally:
             migrator.cancel()
@@ -111,12 +113,13 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
-    mcp_endpoint.install(
-        app,
-        mcp_sessions,
-        authorization_server=settings.better_auth_url.strip().rstrip("/"),
-        allowed_origins=settings.allowed_origins,
-    )
+    if settings.mcp_enabled:
+        mcp_endpoint.install(
+            app,
+            mcp_sessions,
+            authorization_server=settings.better_auth_url.strip().rstrip("/"),
+            allowed_origins=settings.allowed_origins,
+        )
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
