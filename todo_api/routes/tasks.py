@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 from ..conditional import etag, if_match_versions, none_match
 from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
 from ..errors import TASK_NOT_FOUND
-from ..listing import list_query, pagination_headers
+from ..listing import QUERY_PARAMETERS_OPENAPI, list_query, pagination_headers
 from ..repository import ListQuery, Task, TaskRepository, VersionMismatch
 from ..schemas import ErrorResponse, ServerErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
 
@@ -103,6 +103,7 @@ async def _update(
     "",
     response_model=list[TaskRead],
     summary="List my tasks (every task in creation order, unless filtered, sorted or paged)",
+    openapi_extra={"parameters": QUERY_PARAMETERS_OPENAPI},
     responses={
         status.HTTP_200_OK: {
             "headers": {
