@@ -1,5 +1,8 @@
 """The floor for any endpoint that reads PostgreSQL on this stack: FastAPI, psycopg_pool and one
-trivial query, with no auth and no validation. Run beside the service in `make bench`."""
+trivial query, with no auth and no validation. Run beside the service in `make bench`.
+
+`/floor/{user_id}/tasks` runs the service's own list statement the same way: what a list costs on
+this stack before any of the service's own work (auth, validation, headers, middleware)."""
 
 import os
 from collections.abc import AsyncIterator
@@ -9,6 +12,7 @@ from fastapi import FastAPI, Response
 from psycopg_pool import AsyncConnectionPool
 
 from todo_api.config import libpq_dsn, to_psycopg_url
+from todo_api.repository import LIST_ALL_SQL
 
 pool = AsyncConnectionPool(
     libpq_dsn(to_psycopg_url(os.environ["NEON_DATABASE_URL"], "NEON_DATABASE_URL")),
@@ -33,5 +37,13 @@ app = FastAPI(lifespan=lifespan)
 async def floor() -> Response:
     async with pool.connection() as conn:
         row = await (await conn.execute("SELECT json_build_object('id', 1)::text")).fetchone()
+    assert row is not None
+    return Response(row[0], media_type="application/json")
+
+
+@app.get("/floor/{user_id}/tasks")
+async def floor_list(user_id: str) -> Response:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(LIST_ALL_SQL, {"user_id": user_id})).fetchone()
     assert row is not None
     return Response(row[0], media_type="application/json")

@@ -54,6 +54,8 @@ request = function()
     return wrk.format("GET", "/hello")
   elseif op == "floor" then
     return wrk.format("GET", "/floor")
+  elseif op == "floorlist" then -- the floor app, the same list statement, no auth
+    return wrk.format("GET", "/floor/" .. user.id .. "/tasks")
   else -- create
     headers["Content-Type"] = "application/json"
     return wrk.format("POST", base, headers, body)

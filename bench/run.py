@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from todo_api.config import libpq_dsn, to_psycopg_url  # noqa: E402
 from todo_api.embedded_db import EmbeddedPostgres  # noqa: E402
+from todo_api.telemetry import TelemetryMiddleware  # noqa: E402
 from todo_api.token import issue_token  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
@@ -59,6 +61,8 @@ SCENARIOS = [
     Scenario("hello: FastAPI, no database", "hello=1", "hello"),
     Scenario("mixed 70/20/10", MIXED),
     Scenario("list only", "list=1"),
+    # Right after "list only", so the lists are as long: the same statement without the service's work.
+    Scenario("list statement alone, on the floor app", "floorlist=1", "floor"),
     Scenario("create only", "create=1"),
     Scenario("get one only", "get=1"),
     Scenario("full CRUD", "list=40,create=15,get=15,update=10,toggle=10,delete=10"),
@@ -327,6 +331,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         raise SystemExit("bench: wrk is not installed (Debian: apt-get install wrk)")
+    only = os.environ.get("BENCH_ONLY")  # "metrics" or "MCP": only that feature's cost
+    if only is not None and only not in TWINS:
+        raise SystemExit(f"bench: BENCH_ONLY must be one of {', '.join(TWINS)}")
+    twins = [only] if only else list(TWINS)
     results: list[Result] = []
     list_lengths: dict[str, float] = {}
     with database() as (url, database_label), tempfile.TemporaryDirectory() as work:
@@ -366,8 +374,7 @@ def main() -> None:
                 "hello": (hello_port, hello_pid),
                 "floor": (floor_port, floor_pid),
             }
-            only_metrics = os.environ.get("BENCH_ONLY") == "metrics"  # the metrics' cost alone
-            for scenario in [] if only_metrics else SCENARIOS:
+            for scenario in [] if only else SCENARIOS:
                 port, pid = targets[scenario.target]
                 if "delete" in scenario.mix:  # tasks for the deletes to remove, each exactly once
                     spares = asyncio.run(create_tasks(base_url, users, SPARE_PER_USER))
@@ -380,14 +387,16 @@ def main() -> None:
                 )
                 if scenario.target == "api":
                     list_lengths[scenario.name] = average_list_length(base_url, users_file)
-            print("running mixed with metrics on and off, alternating ...", flush=True)
-            metrics = metrics_cost(users_file, env)
-            if only_metrics:
-                print("\n".join(metrics))
+            costs = []
+            for feature in twins:
+                print(f"running mixed with {feature} on and off, alternating ...", flush=True)
+                costs += twin_cost(feature, users_file, env)
+            if only:
+                print("\n".join(costs))
                 return
             large = large_user_case(base_url, url, api_pid)
             huge = hundred_thousand_case(base_url, url)
-    report = render(results, list_lengths, large, huge, database_label, metrics)
+    report = render(results, list_lengths, large, huge, database_label, costs)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -396,26 +405,31 @@ def main() -> None:
     print(report)
 
 
-def metrics_cost(users_file: Path, env: dict[str, str]) -> list[str]:
-    """Server CPU per request of the mixed workload on two fresh, identical instances, one with
-    METRICS_ENABLED=false, in alternating rounds: the only difference between them is the metrics."""
-    totals = {"metrics on": [0, 0.0, 0], "metrics off": [0, 0.0, 0]}  # requests, CPU ms, errors
+# Features whose cost is measured on twin instances: the environment variable that turns each off.
+TWINS = {"metrics": "METRICS_ENABLED", "MCP": "MCP_ENABLED"}
+
+
+def twin_cost(feature: str, users_file: Path, env: dict[str, str]) -> list[str]:
+    """Server CPU per request of the mixed workload on two fresh, identical instances, one with the
+    feature turned off, in alternating rounds: the only difference between them is the feature."""
+    on, off = f"{feature} on", f"{feature} off"
+    totals = {on: [0, 0.0, 0], off: [0, 0.0, 0]}  # requests, CPU ms, errors
     on_port, off_port = free_port(), free_port()
     with (
         server([sys.executable, "-m", "todo_api"], env | {"PORT": str(on_port)}, on_port, "/ready") as on_pid,
         server(
             [sys.executable, "-m", "todo_api"],
-            env | {"PORT": str(off_port), "METRICS_ENABLED": "false"},
+            env | {"PORT": str(off_port), TWINS[feature]: "false"},
             off_port,
             "/ready",
         ) as off_pid,
     ):
         for port, pid in ((on_port, on_pid), (off_port, off_pid)):
             wrk(port, MIXED, users_file, "3s", pid, "warm-up")
-        off, on = ("metrics off", off_port, off_pid), ("metrics on", on_port, on_pid)
+        a, b = (off, off_port, off_pid), (on, on_port, on_pid)
         # ABBA order: the lists grow with every round (20 % creates), so each side gets the same
         # average list length; a plain alternation would always hand "on" the longer lists.
-        for label, port, pid in (off, on, on, off, off, on, on, off):
+        for label, port, pid in (a, b, b, a, a, b, b, a):
             result = wrk(port, MIXED, users_file, DURATION, pid, label)
             total = totals[label]
             total[0] += result.requests
@@ -426,8 +440,24 @@ def metrics_cost(users_file: Path, env: dict[str, str]) -> list[str]:
         f"| {label} | {int(requests):,} | {per_request[label]:.3f} | {int(errors)} |"
         for label, (requests, _, errors) in totals.items()
     ]
-    added = per_request["metrics on"] / per_request["metrics off"] - 1
-    return [*rows, f"| metrics' cost | | {added:+.1%} | |"]
+    added = per_request[on] / per_request[off] - 1
+    rows.append(f"| cost of {feature} | | {added:+.1%} | |")
+    if feature == "metrics":
+        # The same cost timed alone, free of the noise between two processes: all that metrics
+        # add to a request is the middleware's `_record` (a counter and a histogram).
+        alone = recording_seconds() * 1000
+        rows.append(f"| recording one request's metrics, timed alone | | {alone:.4f} | |")
+        rows.append(f"| that, as a share of a request | | {alone / per_request[off]:+.2%} | |")
+    return rows
+
+
+def recording_seconds(calls: int = 200_000) -> float:
+    """Seconds to count and time one answered request, as TelemetryMiddleware does after each."""
+    middleware = TelemetryMiddleware(lambda *_: None, metrics=True)  # type: ignore[arg-type]
+    route = type("Route", (), {"path": "/api/{user_id}/tasks"})()
+    scope = {"method": "GET", "route": route}
+    best = min(timeit.repeat(lambda: middleware._record(scope, 200, 0.012), number=calls, repeat=5))
+    return best / calls
 
 
 def render(
@@ -436,7 +466,7 @@ def render(
     large: list[str],
     huge: list[str],
     database_label: str,
-    metrics: list[str],
+    costs: list[str],
 ) -> str:
     # Each row against the floor run with as many connections, in the same run.
     floors = {r.connections: r for r in results if r.name.startswith("floor")}
@@ -485,12 +515,13 @@ def render(
         "|---|---:|---:|---:|",
         *huge,
         "",
-        "Metrics on and off: the mixed workload on two fresh instances of the service, one with",
-        "METRICS_ENABLED=false, in ABBA order (off on on off, twice): growing lists weigh on both alike.",
+        "Metrics and MCP, each on and off: the mixed workload on two fresh instances of the service, one",
+        "with METRICS_ENABLED=false (or MCP_ENABLED=false), in ABBA order (off on on off, twice): growing",
+        "lists weigh on both alike.",
         "",
         "| instance | requests | server CPU ms/req | errors |",
         "|---|---:|---:|---:|",
-        *metrics,
+        *costs,
         "",
     ]
     return "\n".join(lines)
