@@ -40,7 +40,7 @@ run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless
 test: $(VENV)/.dev $(BETTER_AUTH) $(TS_CLIENT)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/latest.md and mcp.md (~8 min)
+bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/latest.md and mcp.md (~12 min)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(PY) bench/run.py
