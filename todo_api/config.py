@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     database_pool_min_size: int = Field(default=2, ge=0)
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
-    database_pool_timeout: float = Field(default=5.0, gt=0)
+    # A busy pool is a queue: a request waits its turn up to this long (never past its deadline,
+    # the statement timeout + 1 s), so a burst is served late rather than refused.
+    database_pool_timeout: float = Field(default=10.0, gt=0)
     database_connect_timeout: int = Field(default=5, ge=2)
     database_pool_recycle: int = Field(default=240, ge=1)
     # Connections idle longer than this are checked with a ping before use (Neon drops idle ones).
