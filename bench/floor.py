@@ -33,17 +33,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
-@app.get("/floor")
-async def floor() -> Response:
+async def _json_from(sql: str, params: dict[str, str] | None = None) -> Response:
+    """The first column of the statement's one row, as the JSON body."""
     async with pool.connection() as conn:
-        row = await (await conn.execute("SELECT json_build_object('id', 1)::text")).fetchone()
+        row = await (await conn.execute(sql, params)).fetchone()
     assert row is not None
     return Response(row[0], media_type="application/json")
+
+
+@app.get("/floor")
+async def floor() -> Response:
+    return await _json_from("SELECT json_build_object('id', 1)::text")
 
 
 @app.get("/floor/{user_id}/tasks")
 async def floor_list(user_id: str) -> Response:
-    async with pool.connection() as conn:
-        row = await (await conn.execute(LIST_ALL_SQL, {"user_id": user_id})).fetchone()
-    assert row is not None
-    return Response(row[0], media_type="application/json")
+    return await _json_from(LIST_ALL_SQL, {"user_id": user_id})

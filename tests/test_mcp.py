@@ -419,7 +419,8 @@ async def test_protected_resource_metadata_names_better_auth(api: Service, rest:
         }
 
 
-async def test_mcp_can_be_turned_off(database_url: URL, user: str) -> None:
+async def test_mcp_can_be_turned_off(database_url: URL) -> None:
+    user = new_user()  # not the `user` fixture: that one starts the MCP-enabled server process
     async with running_app(make_settings(mcp_enabled=False), database_url) as client:
         initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
         assert (await client.post("/mcp", json=initialize, headers=auth(user))).status_code == 404

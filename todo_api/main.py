@@ -60,7 +60,8 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: Settings, database_url: URL) -> FastAPI:
     """Build the API for one database. The caller decides which (see `__main__`)."""
     jwks = JwksKeySource(settings.jwks_url)
-    mcp_sessions = mcp_endpoint.session_manager(__version__)
+    # None when MCP is off: no tool server is built, no task group runs, no route is added.
+    mcp_sessions = mcp_endpoint.session_manager(__version__) if settings.mcp_enabled else None
     token_verifier = TokenVerifier(
         secret=settings.require_secret(),
         keys=jwks,
@@ -85,8 +86,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         await first_attempt.wait()  # usually a success: requests then never see a missing schema
         try:
             gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
-            # run(): the MCP SDK's task group
-            mcp_tasks = mcp_sessions.run() if settings.mcp_enabled else nullcontext()
+            # run(): the MCP SDK's task group.
+            mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
             async with gauges, mcp_tasks:
                 yield
         finally:
@@ -113,7 +114,7 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
-    if settings.mcp_enabled:
+    if mcp_sessions is not None:
         mcp_endpoint.install(
             app,
             mcp_sessions,
