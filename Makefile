@@ -5,10 +5,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench token migrate lint format lock client clean
+.PHONY: help run test test-fast bench token migrate lint format lock client clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.runtime: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	@touch $@
 
 # The real Better Auth (npm) that the auth tests get tokens from; skipped where npm is missing.
-BETTER_AUTH := tests/better_auth/node_modules/.package-lock.json
-$(BETTER_AUTH): tests/better_auth/package-lock.json
+BETTER_AUTH := tests/support/better_auth_server/node_modules/.package-lock.json
+$(BETTER_AUTH): tests/support/better_auth_server/package-lock.json
 	@if command -v npm >/dev/null; then \
-		cd tests/better_auth && npm ci --silent --no-audit --no-fund; \
+		cd tests/support/better_auth_server && npm ci --silent --no-audit --no-fund; \
 	else echo "npm not found: the Better Auth tests will be skipped"; fi
 
 # The TypeScript client's pinned tools (openapi-typescript, openapi-fetch, tsc); skipped where npm is missing.
@@ -40,6 +40,9 @@ run: $(VENV)/.runtime  ## Start the API on HOST:PORT (embedded PostgreSQL unless
 test: $(VENV)/.dev $(BETTER_AUTH) $(TS_CLIENT)  ## Run the whole test suite (TEST_DATABASE_URL, or an embedded PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-fast: $(VENV)/.dev  ## The quick loop: unit and api tiers, the app in-process (no servers, browsers or containers)
+	$(PY) -m pytest tests/unit tests/api $(PYTEST_ARGS)
+
 bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/latest.md and mcp.md (~12 min)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
@@ -47,14 +50,14 @@ bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/lat
 	$(PY) bench/mcp_cost.py
 
 token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=60]
-	@$(PY) -m todo_api.token "$(USER)" $(MINUTES)
+	@$(PY) -m todo_api.cli.token "$(USER)" $(MINUTES)
 
 migrate: $(VENV)/.runtime  ## Apply database migrations
-	$(PY) -m todo_api.migrate
+	$(PY) -m todo_api.cli.migrate
 
 client: $(VENV)/.runtime $(TS_CLIENT)  ## Regenerate clients/typescript/ (openapi.json, schema.d.ts) from the app
 	@command -v npm >/dev/null || { echo "make client needs npm (Node.js)"; exit 1; }
-	$(PY) -m todo_api.openapi > clients/typescript/openapi.json.tmp
+	$(PY) -m todo_api.cli.openapi > clients/typescript/openapi.json.tmp
 	mv clients/typescript/openapi.json.tmp clients/typescript/openapi.json
 	cd clients/typescript && npm run --silent generate
 

@@ -31,8 +31,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SECRET, cpu_seconds, database, free_port, server, service_env  # noqa: E402
-from todo_api.token import issue_token  # noqa: E402
+from bench.run import SECRET, cpu_seconds, database, server, service_env  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from todo_api.auth.dev_token import issue_token  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_MCP_REQUESTS", "1500"))
 CONCURRENCY = int(os.environ.get("BENCH_MCP_CONCURRENCY", "4"))

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,10 +36,12 @@ from sqlalchemy.engine import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from todo_api.config import libpq_dsn, to_psycopg_url  # noqa: E402
-from todo_api.embedded_db import EmbeddedPostgres  # noqa: E402
-from todo_api.telemetry import TelemetryMiddleware  # noqa: E402
-from todo_api.token import issue_token  # noqa: E402
+from tests.support.launcher import launch  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from todo_api.auth.dev_token import issue_token  # noqa: E402
+from todo_api.observability.metrics import TelemetryMiddleware  # noqa: E402
+from todo_api.storage.embedded import EmbeddedPostgres  # noqa: E402
+from todo_api.storage.urls import libpq_dsn, to_psycopg_url  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 USERS, TASKS_PER_USER, SPARE_PER_USER = 50, 20, 60
@@ -93,13 +94,6 @@ class Result:
         return self.requests / self.seconds
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def cpu_seconds(pid: int) -> float:
     process = psutil.Process(pid)
     total = 0.0
@@ -136,27 +130,9 @@ def service_env(database: URL, port: int) -> dict[str, str]:
 
 @contextmanager
 def server(args: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[int]:
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{args} exited with {process.returncode}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not start")
-            time.sleep(0.1)
-        yield process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """A server process (the suite's launcher), ready at `ready_path`; its pid. SIGTERM at the end."""
+    with launch(args, env, port, ready_path=ready_path, stop_signal=signal.SIGTERM) as running:
+        yield running.process.pid
 
 
 def wrk(
@@ -349,7 +325,7 @@ def main() -> None:
 
         def same_flags(app: str, port: int) -> list[str]:
             code = (
-                "import uvicorn; from todo_api.logging_config import logging_config; "
+                "import uvicorn; from todo_api.observability.logs import logging_config; "
                 f"uvicorn.run('{app}', host='127.0.0.1', port={port}, "
                 "log_config=logging_config('info'), proxy_headers=False, server_header=False)"
             )

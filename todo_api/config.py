@@ -1,8 +1,5 @@
 """Configuration, read only from the environment and `.env` (FR-020, SC-010)."""
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -10,13 +7,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL
 
 # How `python -m todo_api` hands the database it chose (maybe an embedded one) to its workers.
 DATABASE_URL_VARIABLE = "TODO_API_DATABASE_URL"
-# Schemes Neon's console and other providers print, all served by psycopg 3.
-_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 
 
 class ConfigError(ValueError):
@@ -86,12 +80,6 @@ class Settings(BaseSettings):
         # `NEON_DATABASE_URL=` in a .env file means "not set", not "empty URL".
         return None if isinstance(value, str) and not value.strip() else value
 
-    def check(self) -> None:
-        """Raise ConfigError for any setting that cannot work, before anything starts."""
-        self.require_secret()
-        self.external_database_url()
-        _ = self.frontend_origin
-
     def require_secret(self) -> bytes:
         """The HS256 key: the secret's raw UTF-8 bytes, as the `jose` npm package signs."""
         if self.better_auth_secret is None:
@@ -135,22 +123,6 @@ class Settings(BaseSettings):
             return "-pooler" in (url.host or "")
         return self.database_pool_mode == "transaction"
 
-    def external_database_url(self) -> URL | None:
-        """`NEON_DATABASE_URL` as a SQLAlchemy URL for psycopg, every query parameter kept."""
-        if self.neon_database_url is None:
-            return None
-        return to_psycopg_url(self.neon_database_url.get_secret_value(), "NEON_DATABASE_URL")
-
-
-@contextmanager
-def exit_on_config_error() -> Iterator[None]:
-    """For command-line entry points: a configuration problem is one line and exit code 2."""
-    try:
-        yield
-    except ConfigError as error:
-        print(f"todo-api: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
 
 def load_settings() -> Settings:
     """Settings from the environment; a malformed value is a one-line ConfigError."""
@@ -159,24 +131,3 @@ def load_settings() -> Settings:
     except ValidationError as error:
         problem = error.errors()[0]
         raise ConfigError(f"{str(problem['loc'][0]).upper()}: {problem['msg']}") from None
-
-
-def libpq_dsn(url: URL) -> str:
-    """The URL as libpq (psycopg, PgBouncer, psql) takes it, password included: never log it."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def to_psycopg_url(raw_url: str, variable: str) -> URL:
-    """Parse a PostgreSQL URL as printed by Neon and point it at the psycopg 3 driver.
-
-    The error message names the variable but never echoes the URL (it holds a password).
-    """
-    try:
-        url = make_url(raw_url.strip())
-    except ArgumentError:
-        raise ConfigError(f"{variable} is not a valid database URL") from None
-    if url.drivername not in _POSTGRES_SCHEMES:
-        raise ConfigError(
-            f"{variable} must start with postgresql:// or postgres:// (got {url.drivername}://)"
-        )
-    return url.set(drivername="postgresql+psycopg")

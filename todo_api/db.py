@@ -31,8 +31,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
-from .config import Settings, libpq_dsn
-from .telemetry import POOL_WAIT
+from .config import Settings
+from .observability.metrics import POOL_WAIT
+from .storage.urls import libpq_dsn
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 def _readable(fd: int) -> bool:
-    """Bytes (or EOF) waiting on an idle connection: the server's goodbye. About 2 µs."""
+    """Bytes (or EOF) waiting on an idle connection: the server's goodbye, without a round trip."""
     readable, _, _ = select.select([fd], [], [], 0)
     return bool(readable)
 

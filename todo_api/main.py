@@ -1,29 +1,125 @@
-"""The application factory."""
+"""The application factory: `create_app` puts the pieces together, in a few named steps."""
 
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from sqlalchemy.engine import URL, make_url
 
-from . import __version__, mcp_endpoint
+from . import __version__
 from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import DATABASE_URL_VARIABLE, Settings
 from .db import Database, is_unavailable
-from .errors import install_error_handlers
-from .middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
-from .migrate import upgrade_to_head
-from .repository import TaskRepository
-from .request_id import REQUEST_ID_HEADER
+from .mcp import endpoint as mcp_endpoint
+from .observability.metrics import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
+from .observability.request_id import REQUEST_ID_HEADER
 from .routes import health, tasks
-from .telemetry import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
+from .storage.migrate import upgrade_to_head
+from .tasks.repository import TaskRepository
+from .web.errors import install_error_handlers
+from .web.middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
 
 logger = logging.getLogger("todo_api")
+
+# What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
+MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
+_PLACEHOLDER_SECRET = "placeholder-secret-only-to-build-the-document"  # noqa: S105 (never verifies anything)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    return create_app(Settings(), make_url(os.environ[DATABASE_URL_VARIABLE]))
+
+
+def create_app(settings: Settings, database_url: URL) -> FastAPI:
+    """Build the API for one database. The caller decides which (see `cli/serve.py`)."""
+    jwks = JwksKeySource(settings.jwks_url)
+    # None when MCP is off: no tool server is built, no task group runs, no route is added.
+    mcp_sessions = mcp_endpoint.session_manager(__version__) if settings.mcp_enabled else None
+    app = FastAPI(
+        title="Todo API",
+        version=__version__,
+        summary="Per-user tasks for a Next.js + Better Auth frontend, stored in PostgreSQL.",
+        lifespan=_lifespan(settings, database_url, jwks, mcp_sessions),
+        # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
+        # tokens, not cookies, authenticate, so this opens no CSRF path.
+        strict_content_type=False,
+        # Operation ids are the route functions' names (`list_tasks`, `create_task`...): what
+        # generated clients (orval, openapi-generator) name their functions after.
+        generate_unique_id_function=lambda route: route.name,
+        # Never answer 307: TrailingSlashMiddleware serves `/tasks/` as `/tasks` instead.
+        redirect_slashes=False,
+    )
+    app.state.token_verifier = _token_verifier(settings, jwks)
+    _add_routes(app, settings, mcp_sessions)
+    install_error_handlers(app)
+    _add_middleware(app, settings)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built by the factory without a database: it depends on no setting."""
+    settings = Settings(_env_file=None, better_auth_secret=_PLACEHOLDER_SECRET)  # type: ignore[call-arg, arg-type]
+    return create_app(settings, make_url("postgresql+psycopg://unused@localhost/unused")).openapi()
+
+
+def _token_verifier(settings: Settings, jwks: JwksKeySource) -> TokenVerifier:
+    return TokenVerifier(
+        secret=settings.require_secret(),
+        keys=jwks,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        user_id_claim=settings.jwt_user_id_claim,
+    )
+
+
+def _lifespan(
+    settings: Settings,
+    database_url: URL,
+    jwks: JwksKeySource,
+    mcp_sessions: StreamableHTTPSessionManager | None,
+) -> Lifespan:
+    """Open the pool, migrate (in the background while the database is down), run what runs beside
+    the requests (pool gauges, MCP's task group), and close it all at the end."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(database_url, settings)
+        await database.open()
+        app.state.database = database
+        app.state.repository = TaskRepository(database)
+        migrator = await _start_migrating(app, database_url, settings)
+        try:
+            gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
+            mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
+            async with gauges, mcp_tasks:
+                yield
+        finally:
+            migrator.cancel()
+            await database.close()
+            await jwks.aclose()
+
+    return lifespan
+
+
+async def _start_migrating(app: FastAPI, url: URL, settings: Settings) -> asyncio.Task[None]:
+    """Migrate in the background, after waiting for the first attempt: that one usually succeeds,
+    and requests then never see a missing schema. Until one succeeds, the service reports not-ready."""
+    app.state.schema_ready = asyncio.Event()
+    first_attempt = asyncio.Event()
+    migrator = asyncio.create_task(_migrate_until_done(url, settings, app.state.schema_ready, first_attempt))
+    await first_attempt.wait()
+    return migrator
 
 
 async def _migrate_until_done(
@@ -48,68 +144,7 @@ async def _migrate_until_done(
         delay = min(delay * 2, 30.0)
 
 
-# What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
-MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
-
-
-def app_from_environment() -> FastAPI:
-    """uvicorn's factory in each worker process."""
-    return create_app(Settings(), make_url(os.environ[DATABASE_URL_VARIABLE]))
-
-
-def create_app(settings: Settings, database_url: URL) -> FastAPI:
-    """Build the API for one database. The caller decides which (see `__main__`)."""
-    jwks = JwksKeySource(settings.jwks_url)
-    # None when MCP is off: no tool server is built, no task group runs, no route is added.
-    mcp_sessions = mcp_endpoint.session_manager(__version__) if settings.mcp_enabled else None
-    token_verifier = TokenVerifier(
-        secret=settings.require_secret(),
-        keys=jwks,
-        issuer=settings.token_issuer,
-        audience=settings.token_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-        user_id_claim=settings.jwt_user_id_claim,
-    )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(database_url, settings)
-        await database.open()
-        app.state.database = database
-        app.state.repository = TaskRepository(database)
-        # Start even while the database is down: report not-ready and migrate in the background.
-        app.state.schema_ready = asyncio.Event()
-        first_attempt = asyncio.Event()
-        migrator = asyncio.create_task(
-            _migrate_until_done(database_url, settings, app.state.schema_ready, first_attempt)
-        )
-        await first_attempt.wait()  # usually a success: requests then never see a missing schema
-        try:
-            gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
-            # run(): the MCP SDK's task group.
-            mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
-            async with gauges, mcp_tasks:
-                yield
-        finally:
-            migrator.cancel()
-            await database.close()
-            await jwks.aclose()
-
-    app = FastAPI(
-        title="Todo API",
-        version=__version__,
-        summary="Per-user tasks for a Next.js + Better Auth frontend, stored in PostgreSQL.",
-        lifespan=lifespan,
-        # Accept JSON bodies sent without a Content-Type (some fetch wrappers omit it). Bearer
-        # tokens, not cookies, authenticate, so this opens no CSRF path.
-        strict_content_type=False,
-        # Operation ids are the route functions' names (`list_tasks`, `create_task`...): what
-        # generated clients (orval, openapi-generator) name their functions after.
-        generate_unique_id_function=lambda route: route.name,
-        # Never answer 307: TrailingSlashMiddleware serves `/tasks/` as `/tasks` instead.
-        redirect_slashes=False,
-    )
-    app.state.token_verifier = token_verifier
+def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSessionManager | None) -> None:
     app.include_router(tasks.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
@@ -121,7 +156,10 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
             authorization_server=settings.better_auth_url.strip().rstrip("/"),
             allowed_origins=settings.allowed_origins,
         )
-    install_error_handlers(app)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Innermost first: each `add_middleware` wraps what was added before it."""
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -142,4 +180,3 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
     )
     # Outermost: every answer gets its request id and is counted, CORS preflights and errors too.
     app.add_middleware(TelemetryMiddleware, metrics=settings.metrics_enabled)
-    return app

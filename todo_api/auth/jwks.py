@@ -15,10 +15,13 @@ from typing import Any
 import httpx
 import jwt
 
-from ..telemetry import JWKS_FETCHES
-from .jwt import ASYMMETRIC_ALGORITHMS, KeysUnavailable, TokenError
+from ..observability.metrics import JWKS_FETCHES
+from .errors import KeysUnavailable, TokenError
 
 logger = logging.getLogger("todo_api.security")
+
+# What Better Auth's jwt plugin can sign with, and the JWK key type each needs.
+ASYMMETRIC_ALGORITHMS = {"EdDSA": "OKP", "ES256": "EC", "ES512": "EC", "RS256": "RSA", "PS256": "RSA"}
 
 _MAX_JWKS_BYTES = 256 * 1024
 # The curve an EC algorithm implies (RFC 7518 §3.4).

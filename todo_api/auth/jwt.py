@@ -5,36 +5,20 @@ Two paths, chosen by the token header's `alg`, each with a fixed allowlist:
 - EdDSA, ES256, ES512, RS256, PS256 with Better Auth's published keys (its `jwt` plugin).
 """
 
-from __future__ import annotations
-
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 
-if TYPE_CHECKING:
-    from .jwks import JwksKeySource
+from .errors import TokenError
+from .jwks import ASYMMETRIC_ALGORITHMS, JwksKeySource
 
 HS256 = "HS256"
-# What Better Auth's jwt plugin can sign with, and the JWK key type each needs.
-ASYMMETRIC_ALGORITHMS = {"EdDSA": "OKP", "ES256": "EC", "ES512": "EC", "RS256": "RSA", "PS256": "RSA"}
 # Reject absurd tokens before any base64 or JSON work (a Better Auth token is about 1 KB).
 MAX_TOKEN_BYTES = 8192
 MAX_SUBJECT_LENGTH = 255
 _CACHE_SIZE = 10_000
-
-
-class TokenError(Exception):
-    """The token is not acceptable. `reason` is a short code for logs, never shown to clients."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class KeysUnavailable(Exception):
-    """The token needs a key from a JWKS that cannot be fetched right now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from ..db import is_unavailable
-from ..errors import server_error
-from ..schemas import ServerErrorResponse
+from ..dependencies import require_schema
+from ..web.errors import server_error
+from ..web.responses import ServerErrorResponse
 
 router = APIRouter(tags=["health"])
 
@@ -29,10 +30,11 @@ async def health() -> dict[str, str]:
     },
 )
 async def ready(request: Request) -> JSONResponse:
-    if not request.app.state.schema_ready.is_set():
-        return server_error(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
     try:
+        require_schema(request)
         await request.app.state.database.ping()
+    except HTTPException:
+        return server_error(NOT_READY, status.HTTP_503_SERVICE_UNAVAILABLE)
     except Exception as error:
         if not is_unavailable(error):
             raise

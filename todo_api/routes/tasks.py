@@ -1,19 +1,30 @@
 """`/api/{user_id}/tasks`: the task endpoints. Auth, validation and storage live elsewhere."""
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
 
-from ..conditional import etag, if_match_versions, none_match
-from ..dependencies import AuthenticatedRoute, CurrentUserId, Tasks
-from ..errors import TASK_NOT_FOUND
-from ..listing import QUERY_PARAMETERS_OPENAPI, list_query, pagination_headers
-from ..repository import ListQuery, Task, TaskRepository, VersionMismatch
-from ..schemas import ErrorResponse, ServerErrorResponse, TaskCreate, TaskPatch, TaskRead, TaskUpdate
+from ..auth.bearer import AuthenticatedRoute
+from ..dependencies import CurrentUserId, Tasks
+from ..tasks.queries import ListQuery
+from ..tasks.repository import Task, TaskRepository, VersionMismatch
+from ..tasks.schemas import TaskCreate, TaskPatch, TaskRead, TaskUpdate
+from ..web.conditional import etag, if_match_versions, none_match
+from ..web.errors import TASK_NOT_FOUND
+from ..web.listing import QUERY_PARAMETERS_OPENAPI, list_query, pagination_headers
+from ..web.responses import (
+    AUTHENTICATED,
+    BAD_BODY,
+    LIST_HEADERS,
+    NOT_FOUND,
+    NOT_MODIFIED,
+    STALE,
+    UPDATE_RESPONSES,
+    with_etag,
+)
 
 T = TypeVar("T")
-Responses = dict[int | str, dict[str, Any]]
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id.")]
 IfMatch = Annotated[
     str | None,
@@ -21,54 +32,8 @@ IfMatch = Annotated[
 ]
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the task still has this ETag.")]
 
-
-def _header(description: str, type_: str = "string") -> dict[str, Any]:
-    return {"description": description, "schema": {"type": type_}, "required": True}
-
-
-def _error(
-    description: str, headers: dict[str, Any] | None = None, model: type[ErrorResponse] = ErrorResponse
-) -> dict[str, Any]:
-    return {"model": model, "description": description} | ({"headers": headers} if headers else {})
-
-
-_ETAG_HEADER = {"ETag": _header("The task's version, for If-Match / If-None-Match")}
-_NOT_FOUND: Responses = {status.HTTP_404_NOT_FOUND: _error("No such task for this user")}
-_STALE: Responses = {
-    status.HTTP_412_PRECONDITION_FAILED: _error(
-        "If-Match names an older version; nothing changed. ETag is the current version.", _ETAG_HEADER
-    )
-}
-_BODY: Responses = {status.HTTP_400_BAD_REQUEST: _error("The body is not valid JSON")}
-
-
-def _with_etag(status_code: int) -> Responses:
-    return {status_code: {"headers": _ETAG_HEADER}}
-
-
-_UPDATE_RESPONSES = _with_etag(status.HTTP_200_OK) | _NOT_FOUND | _STALE | _BODY
-
 router = APIRouter(
-    prefix="/api/{user_id}/tasks",
-    tags=["tasks"],
-    route_class=AuthenticatedRoute,
-    # What any task operation can answer, whatever it does.
-    responses={
-        status.HTTP_401_UNAUTHORIZED: _error(
-            "Missing, expired or invalid token",
-            {"WWW-Authenticate": _header('`Bearer` (with `error="invalid_token"` when it expired)')},
-        ),
-        status.HTTP_403_FORBIDDEN: _error("The URL's user is not the token's"),
-        status.HTTP_413_CONTENT_TOO_LARGE: _error("The request body is over MAX_BODY_BYTES (64 KB)"),
-        status.HTTP_500_INTERNAL_SERVER_ERROR: _error(
-            "Unexpected error (details in the server log only)", model=ServerErrorResponse
-        ),
-        status.HTTP_503_SERVICE_UNAVAILABLE: _error(
-            "The database (or Better Auth's JWKS) is unreachable",
-            {"Retry-After": _header("Seconds to wait before retrying", "integer")},
-            ServerErrorResponse,
-        ),
-    },
+    prefix="/api/{user_id}/tasks", tags=["tasks"], route_class=AuthenticatedRoute, responses=AUTHENTICATED
 )
 
 
@@ -104,17 +69,7 @@ async def _update(
     response_model=list[TaskRead],
     summary="List my tasks (every task in creation order, unless filtered, sorted or paged)",
     openapi_extra={"parameters": QUERY_PARAMETERS_OPENAPI},
-    responses={
-        status.HTTP_200_OK: {
-            "headers": {
-                "X-Total-Count": _header("Tasks matching the filters, all pages", "integer"),
-                "Link": {
-                    "description": 'RFC 8288 `<...>; rel="next"` when more follow (paged lists only)',
-                    "schema": {"type": "string"},
-                },
-            }
-        }
-    },
+    responses=LIST_HEADERS,
 )
 async def list_tasks(
     request: Request,
@@ -132,7 +87,7 @@ async def list_tasks(
     "",
     response_model=TaskRead,
     status_code=status.HTTP_201_CREATED,
-    responses=_with_etag(status.HTTP_201_CREATED) | _BODY,
+    responses=with_etag(status.HTTP_201_CREATED) | BAD_BODY,
     summary="Create a task",
 )
 async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Tasks) -> Response:
@@ -142,14 +97,7 @@ async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Task
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    responses=_with_etag(status.HTTP_200_OK)
-    | {
-        status.HTTP_304_NOT_MODIFIED: {
-            "description": "If-None-Match matched: your copy is current",
-            "headers": _ETAG_HEADER,
-        }
-    }
-    | _NOT_FOUND,
+    responses=with_etag(status.HTTP_200_OK) | NOT_MODIFIED | NOT_FOUND,
     summary="Get one task",
 )
 async def get_task(
@@ -164,7 +112,7 @@ async def get_task(
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    responses=_UPDATE_RESPONSES,
+    responses=UPDATE_RESPONSES,
     summary="Update a task (title required; description and completed when sent)",
 )
 async def update_task(
@@ -176,7 +124,7 @@ async def update_task(
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    responses=_UPDATE_RESPONSES,
+    responses=UPDATE_RESPONSES,
     summary="Change some fields of a task",
 )
 async def patch_task(
@@ -189,7 +137,7 @@ async def patch_task(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=_NOT_FOUND | _STALE,
+    responses=NOT_FOUND | STALE,
     summary="Delete a task",
 )
 async def delete_task(
@@ -203,7 +151,7 @@ async def delete_task(
 @router.patch(
     "/{task_id}/complete",
     response_model=TaskRead,
-    responses=_with_etag(status.HTTP_200_OK) | _NOT_FOUND | _STALE,
+    responses=with_etag(status.HTTP_200_OK) | NOT_FOUND | STALE,
     summary="Toggle a task between done and not done",
 )
 async def toggle_task(

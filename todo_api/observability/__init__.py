@@ -1,0 +1,1 @@
+"""What the person on call reads: request ids, JSON log lines and Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""Where the data lives: database URLs, the embedded PostgreSQL, and the schema's migrations."""
