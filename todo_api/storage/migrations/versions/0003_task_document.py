@@ -1,8 +1,9 @@
 """Each task keeps its API JSON, rendered once when it is written, not on every read.
 
 Rendering a task as JSON (two `to_char` timestamps, `row_to_json`) cost PostgreSQL more than the
-rest of a list query did, and lists, most of the traffic, rendered every row on every request. A trigger now renders the document whenever a row is inserted or updated, so a
-list only concatenates stored text. The bytes are the API's, pinned by the tests.
+rest of a list query did, and lists, most of the traffic, rendered every row on every request. A
+trigger now renders the document whenever a row is inserted or updated, so a list only concatenates
+stored text. The bytes are the API's, pinned by the tests.
 
 Revision ID: 0003
 Revises: 0002
