@@ -17,8 +17,6 @@ restart), so a connection is checked before each use, at no round trip's cost:
 
 import asyncio
 import logging
-import select
-import socket
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -33,23 +31,16 @@ from sqlalchemy.engine import URL
 
 from .config import Settings
 from .observability.metrics import POOL_WAIT
+from .storage.connections import connection_options, is_readable, sever
 from .storage.urls import libpq_dsn
 
 logger = logging.getLogger(__name__)
 
-APPLICATION_NAME = "todo-api"
 # Beyond the statement timeout, how long the client waits before giving up on a silent server.
 DEADLINE_GRACE_SECONDS = 1.0
 # How often a request waiting for a connection checks whether connection attempts are failing;
 # then it gives up (503) instead of waiting out its deadline.
 DOWN_WAIT_SECONDS = 1.0
-# Noticed within about a minute: a peer that vanished without closing the connection.
-_KEEPALIVES = {
-    "keepalives": "1",
-    "keepalives_idle": "30",
-    "keepalives_interval": "10",
-    "keepalives_count": "3",
-}
 
 Rows = list[tuple[Any, ...]]
 UnavailableKind = Literal["unavailable", "timeout", "saturated"]
@@ -85,29 +76,6 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.InterfaceError,
     ConnectionError,
 )
-
-
-def connection_options(url: URL, settings: Settings) -> dict[str, Any]:
-    """libpq and psycopg options. Behind PgBouncer in transaction mode, nothing may rely on session state."""
-    options: dict[str, Any] = {
-        "connect_timeout": settings.database_connect_timeout,
-        "application_name": APPLICATION_NAME,
-        # Each task operation is one statement: autocommit makes it atomic without BEGIN/COMMIT.
-        "autocommit": True,
-    }
-    options |= {name: value for name, value in _KEEPALIVES.items() if name not in url.query}
-    if settings.behind_transaction_pooler(url):
-        # Server-side prepared statements live in one server session; through a transaction
-        # pooler the next statement may run in another ("_pg3_0 already exists", or worse,
-        # another query's rows). A startup `options` parameter is refused there too, so the
-        # statement timeout has to be set on the role (see README).
-        options["prepare_threshold"] = None
-    else:
-        # Added to the URL's own `options` (e.g. Neon's `endpoint=...`), which stay as given.
-        given = url.query.get("options", ())
-        timeout = f"-c statement_timeout={int(settings.database_statement_timeout * 1000)}"
-        options["options"] = " ".join([*([given] if isinstance(given, str) else given), timeout])
-    return options
 
 
 class Database:
@@ -169,16 +137,29 @@ class Database:
         return self.pool.get_stats()
 
     async def _run(self, sql: str, params: dict[str, Any] | None, deadline: float) -> Rows:
+        async with self._guarded(deadline) as conn:
+            return await _fetch(await conn.execute(sql, params))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Transaction"]:
+        """Statements on one connection, committed together when the block ends (rolled back if it
+        raises), all within one request's deadline. Never retried: it writes."""
+        deadline = time.monotonic() + self._statement_deadline
+        async with self._guarded(deadline) as conn, conn.transaction():
+            yield Transaction(conn)
+
+    @asynccontextmanager
+    async def _guarded(self, deadline: float) -> AsyncIterator[AsyncConnection[Any]]:
+        """A pooled connection, with the deadline enforced and the driver's failures translated."""
         async with self._connection(deadline) as conn:
             # A frozen server answers nothing and times nothing out: at the deadline, shut the
             # socket down so the statement fails now. (Cancelling the task instead would make
             # psycopg wait up to 10 s more for the server to acknowledge the cancel.)
             watchdog = asyncio.get_running_loop().call_later(
-                deadline - time.monotonic(), _sever, conn.pgconn.socket
+                deadline - time.monotonic(), sever, conn.pgconn.socket
             )
             try:
-                cursor = await conn.execute(sql, params)
-                return await cursor.fetchall()
+                yield conn
             except psycopg.errors.QueryCanceled:
                 raise DatabaseUnavailable("timeout") from None  # the server's statement timeout
             except psycopg.OperationalError as error:
@@ -221,7 +202,7 @@ class Database:
         raise DatabaseUnavailable(self._why_no_connection())
 
     async def _alive(self, conn: AsyncConnection[Any]) -> bool:
-        if conn.closed or _readable(conn.pgconn.socket):
+        if conn.closed or is_readable(conn.pgconn.socket):
             logger.info("replacing a connection the server closed", extra={"event": "db_connection_dropped"})
             return False
         returned_at = self._returned_at.get(conn)
@@ -248,6 +229,20 @@ class Database:
         return "saturated"
 
 
+class Transaction:
+    """The connection of a `Database.transaction()` block."""
+
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
+        return await _fetch(await self._conn.execute(sql, params))
+
+
+async def _fetch(cursor: psycopg.AsyncCursor[Any]) -> Rows:
+    return await cursor.fetchall() if cursor.description is not None else []
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Errors meaning "the database cannot be reached right now" (503), as opposed to a bug (500).
 
@@ -256,24 +251,3 @@ def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
     return isinstance(error, UNAVAILABLE_ERRORS)
-
-
-def _readable(fd: int) -> bool:
-    """Bytes (or EOF) waiting on an idle connection: the server's goodbye, without a round trip."""
-    readable, _, _ = select.select([fd], [], [], 0)
-    return bool(readable)
-
-
-def _sever(fd: int) -> None:
-    """Shut a connection's socket down (the fd stays psycopg's), failing what waits on it."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        return
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        sock.detach()  # psycopg still owns the descriptor
-    logger.warning("gave up on a database that did not answer in time", extra={"event": "db_deadline"})
