@@ -20,8 +20,9 @@ from .db import Database, is_unavailable
 from .mcp import endpoint as mcp_endpoint
 from .observability.metrics import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
 from .observability.request_id import REQUEST_ID_HEADER
-from .routes import health, tasks
+from .routes import health, tags, tasks
 from .storage.migrate import upgrade_to_head
+from .tasks.backfill import keep_documents_current
 from .tasks.repository import TaskRepository
 from .web.errors import install_error_handlers
 from .web.middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
@@ -99,6 +100,7 @@ def _lifespan(
         app.state.database = database
         app.state.repository = TaskRepository(database)
         migrator = await _start_migrating(app, database_url, settings)
+        backfill = asyncio.create_task(keep_documents_current(database, app.state.schema_ready))
         try:
             gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
             mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
@@ -106,6 +108,7 @@ def _lifespan(
                 yield
         finally:
             migrator.cancel()
+            backfill.cancel()
             await database.close()
             await jwks.aclose()
 
@@ -146,6 +149,7 @@ async def _migrate_until_done(
 
 def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSessionManager | None) -> None:
     app.include_router(tasks.router)
+    app.include_router(tags.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)

@@ -36,13 +36,36 @@ export async function walkThrough(api: ReturnType<typeof todoClient>, userId: st
   const total: number = Number(listed.response.headers.get("X-Total-Count"));
   console.log(`${listed.data.length} of ${total}`, listed.response.headers.get("Link"));
 
-  // create
+  // create, with a priority, tags and a due time given as wall-clock time in the user's zone
   const created = await api.POST("/api/{user_id}/tasks", {
     params: { path },
-    body: { title: "Buy groceries", description: "Milk, eggs" },
+    body: {
+      title: "Buy groceries",
+      description: "Milk, eggs",
+      priority: "high",
+      tags: ["home", "errands"],
+      due_date: "2026-12-04T17:00", // what <input type="datetime-local"> gives
+      time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone as Task["time_zone"],
+    },
   });
   if (created.error) throw new Error(describe(created.error));
   const task: Task = created.data;
+  console.log(task.due_date, task.priority, task.tags.join(", ")); // due_date in UTC
+
+  // filtered and sorted: my open urgent or high tasks tagged "home", soonest due first
+  const urgent = await api.GET("/api/{user_id}/tasks", {
+    params: {
+      path,
+      query: { status: "pending", priority: "high,urgent", tag: "home", sort: "due_date", limit: 50 },
+    },
+  });
+  if (urgent.error) throw new Error(describe(urgent.error));
+  const overdue = await api.GET("/api/{user_id}/tasks", { params: { path, query: { overdue: true } } });
+  console.log(`${urgent.data.length} urgent, ${overdue.data?.length ?? 0} overdue`);
+
+  // the tags, with their counts, for a filter menu
+  const tags = await api.GET("/api/{user_id}/tags", { params: { path } });
+  for (const { name, count } of tags.data ?? []) console.log(`#${name} (${count})`);
   const taskPath = { user_id: userId, task_id: task.id };
 
   // update (PUT: title required; If-Match makes it safe against someone else's edit)

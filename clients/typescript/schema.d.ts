@@ -59,6 +59,23 @@ export interface paths {
         patch: operations["toggle_task"];
         trace?: never;
     };
+    "/api/{user_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List my tags with their task counts (sorted by name, in any case) */
+        get: operations["list_tags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -131,11 +148,37 @@ export interface components {
             request_id: string;
         };
         /**
+         * TagCount
+         * @description A tag of the user's, and how many of their tasks carry it.
+         * @example {
+         *       "count": 3,
+         *       "name": "work"
+         *     }
+         */
+        TagCount: {
+            /**
+             * Name
+             * @description As most of those tasks spell it
+             */
+            name: string;
+            /** Count */
+            count: number;
+        };
+        /**
          * TaskCreate
          * @description Body of `POST`. Unknown fields (`id`, `user_id`, timestamps...) are ignored: the server owns them.
          * @example {
          *       "description": "Milk, eggs",
          *       "title": "Buy groceries"
+         *     }
+         * @example {
+         *       "due_date": "2026-12-04T17:00",
+         *       "priority": "high",
+         *       "tags": [
+         *         "home"
+         *       ],
+         *       "time_zone": "Europe/Berlin",
+         *       "title": "Pay rent"
          *     }
          */
         TaskCreate: {
@@ -152,12 +195,42 @@ export interface components {
              * @default false
              */
             completed?: boolean;
+            /**
+             * Priority
+             * @description `low`, `medium`, `high` or `urgent`, in any case (`HIGH` is stored as `high`)
+             * @default medium
+             * @example high
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent";
+            /**
+             * Tags
+             * @description Up to 20 tags, each trimmed, 1-32 characters, without commas or control characters; duplicates (in any case) are dropped, the first spelling kept. One comma-separated string works too: "work, home".
+             * @default []
+             * @example [
+             *       "work",
+             *       "home"
+             *     ]
+             */
+            tags?: string[] | string;
+            /**
+             * Due Date
+             * @description A date ("2026-12-05": all day, overdue once that day has ended in `time_zone`), or a date-time: with an offset it is that instant (returned in UTC); without one ("2026-12-05T17:00", as datetime-local inputs send) it is wall-clock time in `time_zone`. null: no due date.
+             * @example 2026-12-05
+             * @example 2026-12-05T17:00:00+01:00
+             */
+            due_date?: string | null;
+            /** @default UTC */
+            time_zone?: components["schemas"]["TimeZoneName"];
         };
         /**
          * TaskPatch
-         * @description Body of `PATCH`: any of `title`, `description`, `completed`; `{}` changes nothing.
+         * @description Body of `PATCH`: any of the fields of `PUT`; `{}` changes nothing.
          * @example {
          *       "completed": true
+         *     }
+         * @example {
+         *       "priority": "urgent"
          *     }
          */
         TaskPatch: {
@@ -171,6 +244,30 @@ export interface components {
             description?: string | null;
             /** Completed */
             completed?: boolean | null;
+            /**
+             * Priority
+             * @description `low`, `medium`, `high` or `urgent`, in any case (`HIGH` is stored as `high`)
+             * @example high
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent";
+            /**
+             * Tags
+             * @description Up to 20 tags, each trimmed, 1-32 characters, without commas or control characters; duplicates (in any case) are dropped, the first spelling kept. One comma-separated string works too: "work, home".
+             * @example [
+             *       "work",
+             *       "home"
+             *     ]
+             */
+            tags?: string[] | string;
+            /**
+             * Due Date
+             * @description A date ("2026-12-05": all day, overdue once that day has ended in `time_zone`), or a date-time: with an offset it is that instant (returned in UTC); without one ("2026-12-05T17:00", as datetime-local inputs send) it is wall-clock time in `time_zone`. null: no due date.
+             * @example 2026-12-05
+             * @example 2026-12-05T17:00:00+01:00
+             */
+            due_date?: string | null;
+            time_zone?: components["schemas"]["TimeZoneName"];
         };
         /**
          * TaskRead
@@ -178,9 +275,16 @@ export interface components {
          * @example {
          *       "completed": false,
          *       "created_at": "2026-11-27T15:13:39.139968+00:00",
-         *       "description": "Milk, eggs",
+         *       "description": "Transfer to the landlord",
+         *       "due_date": "2026-12-04T16:00:00.000000+00:00",
          *       "id": 42,
-         *       "title": "Buy groceries",
+         *       "priority": "high",
+         *       "tags": [
+         *         "home",
+         *         "money"
+         *       ],
+         *       "time_zone": "Europe/Berlin",
+         *       "title": "Pay rent",
          *       "updated_at": "2026-11-27T15:13:39.139968+00:00",
          *       "user_id": "user123"
          *     }
@@ -197,6 +301,28 @@ export interface components {
             /** Completed */
             completed: boolean;
             /**
+             * Priority
+             * @enum {string}
+             */
+            priority: "low" | "medium" | "high" | "urgent";
+            /**
+             * Tags
+             * @description In the order given, without duplicates
+             */
+            tags: string[];
+            /**
+             * Due Date
+             * @description A date for an all-day task, else a date-time in UTC (+00:00); null: none
+             */
+            due_date: string | null;
+            /** @description The zone of wall-clock due times and of all-day tasks */
+            time_zone: components["schemas"]["TimeZoneName"];
+            /**
+             * Completed At
+             * @description When the task was last completed; null while open
+             */
+            completed_at: string | null;
+            /**
              * Created At
              * Format: date-time
              * @description ISO 8601, UTC, with an explicit +00:00 offset
@@ -211,10 +337,10 @@ export interface components {
         };
         /**
          * TaskUpdate
-         * @description Body of `PUT`: `title` is required; `description` and `completed` change only when sent.
+         * @description Body of `PUT`: `title` is required; every other field changes only when sent.
          *
          *     An omitted field keeps its value (a frontend that sends just the title loses nothing);
-         *     `"description": null` clears the description.
+         *     `"description": null` clears the description, `"due_date": null` the due date.
          * @example {
          *       "completed": true,
          *       "title": "Buy organic groceries"
@@ -231,7 +357,37 @@ export interface components {
             description?: string | null;
             /** Completed */
             completed?: boolean | null;
+            /**
+             * Priority
+             * @description `low`, `medium`, `high` or `urgent`, in any case (`HIGH` is stored as `high`)
+             * @example high
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent";
+            /**
+             * Tags
+             * @description Up to 20 tags, each trimmed, 1-32 characters, without commas or control characters; duplicates (in any case) are dropped, the first spelling kept. One comma-separated string works too: "work, home".
+             * @example [
+             *       "work",
+             *       "home"
+             *     ]
+             */
+            tags?: string[] | string;
+            /**
+             * Due Date
+             * @description A date ("2026-12-05": all day, overdue once that day has ended in `time_zone`), or a date-time: with an offset it is that instant (returned in UTC); without one ("2026-12-05T17:00", as datetime-local inputs send) it is wall-clock time in `time_zone`. null: no due date.
+             * @example 2026-12-05
+             * @example 2026-12-05T17:00:00+01:00
+             */
+            due_date?: string | null;
+            time_zone?: components["schemas"]["TimeZoneName"];
         };
+        /**
+         * TimeZoneName
+         * @description An IANA time zone name (matched case-insensitively on input).
+         * @enum {string}
+         */
+        TimeZoneName: "Africa/Abidjan" | "Africa/Algiers" | "Africa/Bissau" | "Africa/Cairo" | "Africa/Casablanca" | "Africa/Ceuta" | "Africa/El_Aaiun" | "Africa/Johannesburg" | "Africa/Juba" | "Africa/Khartoum" | "Africa/Lagos" | "Africa/Maputo" | "Africa/Monrovia" | "Africa/Nairobi" | "Africa/Ndjamena" | "Africa/Sao_Tome" | "Africa/Tripoli" | "Africa/Tunis" | "Africa/Windhoek" | "America/Adak" | "America/Anchorage" | "America/Araguaina" | "America/Argentina/Buenos_Aires" | "America/Argentina/Catamarca" | "America/Argentina/Cordoba" | "America/Argentina/Jujuy" | "America/Argentina/La_Rioja" | "America/Argentina/Mendoza" | "America/Argentina/Rio_Gallegos" | "America/Argentina/Salta" | "America/Argentina/San_Juan" | "America/Argentina/San_Luis" | "America/Argentina/Tucuman" | "America/Argentina/Ushuaia" | "America/Asuncion" | "America/Bahia" | "America/Bahia_Banderas" | "America/Barbados" | "America/Belem" | "America/Belize" | "America/Boa_Vista" | "America/Bogota" | "America/Boise" | "America/Cambridge_Bay" | "America/Campo_Grande" | "America/Cancun" | "America/Caracas" | "America/Cayenne" | "America/Chicago" | "America/Chihuahua" | "America/Ciudad_Juarez" | "America/Costa_Rica" | "America/Coyhaique" | "America/Cuiaba" | "America/Danmarkshavn" | "America/Dawson" | "America/Dawson_Creek" | "America/Denver" | "America/Detroit" | "America/Edmonton" | "America/Eirunepe" | "America/El_Salvador" | "America/Fort_Nelson" | "America/Fortaleza" | "America/Glace_Bay" | "America/Goose_Bay" | "America/Grand_Turk" | "America/Guatemala" | "America/Guayaquil" | "America/Guyana" | "America/Halifax" | "America/Havana" | "America/Hermosillo" | "America/Indiana/Indianapolis" | "America/Indiana/Knox" | "America/Indiana/Marengo" | "America/Indiana/Petersburg" | "America/Indiana/Tell_City" | "America/Indiana/Vevay" | "America/Indiana/Vincennes" | "America/Indiana/Winamac" | "America/Inuvik" | "America/Iqaluit" | "America/Jamaica" | "America/Juneau" | "America/Kentucky/Louisville" | "America/Kentucky/Monticello" | "America/La_Paz" | "America/Lima" | "America/Los_Angeles" | "America/Maceio" | "America/Managua" | "America/Manaus" | "America/Martinique" | "America/Matamoros" | "America/Mazatlan" | "America/Menominee" | "America/Merida" | "America/Metlakatla" | "America/Mexico_City" | "America/Miquelon" | "America/Moncton" | "America/Monterrey" | "America/Montevideo" | "America/New_York" | "America/Nome" | "America/Noronha" | "America/North_Dakota/Beulah" | "America/North_Dakota/Center" | "America/North_Dakota/New_Salem" | "America/Nuuk" | "America/Ojinaga" | "America/Panama" | "America/Paramaribo" | "America/Phoenix" | "America/Port-au-Prince" | "America/Porto_Velho" | "America/Puerto_Rico" | "America/Punta_Arenas" | "America/Rankin_Inlet" | "America/Recife" | "America/Regina" | "America/Resolute" | "America/Rio_Branco" | "America/Santarem" | "America/Santiago" | "America/Santo_Domingo" | "America/Sao_Paulo" | "America/Scoresbysund" | "America/Sitka" | "America/St_Johns" | "America/Swift_Current" | "America/Tegucigalpa" | "America/Thule" | "America/Tijuana" | "America/Toronto" | "America/Vancouver" | "America/Whitehorse" | "America/Winnipeg" | "America/Yakutat" | "Antarctica/Casey" | "Antarctica/Davis" | "Antarctica/Macquarie" | "Antarctica/Mawson" | "Antarctica/Palmer" | "Antarctica/Rothera" | "Antarctica/Troll" | "Antarctica/Vostok" | "Asia/Almaty" | "Asia/Amman" | "Asia/Anadyr" | "Asia/Aqtau" | "Asia/Aqtobe" | "Asia/Ashgabat" | "Asia/Atyrau" | "Asia/Baghdad" | "Asia/Baku" | "Asia/Bangkok" | "Asia/Barnaul" | "Asia/Beirut" | "Asia/Bishkek" | "Asia/Chita" | "Asia/Colombo" | "Asia/Damascus" | "Asia/Dhaka" | "Asia/Dili" | "Asia/Dubai" | "Asia/Dushanbe" | "Asia/Famagusta" | "Asia/Gaza" | "Asia/Hebron" | "Asia/Ho_Chi_Minh" | "Asia/Hong_Kong" | "Asia/Hovd" | "Asia/Irkutsk" | "Asia/Jakarta" | "Asia/Jayapura" | "Asia/Jerusalem" | "Asia/Kabul" | "Asia/Kamchatka" | "Asia/Karachi" | "Asia/Kathmandu" | "Asia/Khandyga" | "Asia/Kolkata" | "Asia/Krasnoyarsk" | "Asia/Kuching" | "Asia/Macau" | "Asia/Magadan" | "Asia/Makassar" | "Asia/Manila" | "Asia/Nicosia" | "Asia/Novokuznetsk" | "Asia/Novosibirsk" | "Asia/Omsk" | "Asia/Oral" | "Asia/Pontianak" | "Asia/Pyongyang" | "Asia/Qatar" | "Asia/Qostanay" | "Asia/Qyzylorda" | "Asia/Riyadh" | "Asia/Sakhalin" | "Asia/Samarkand" | "Asia/Seoul" | "Asia/Shanghai" | "Asia/Singapore" | "Asia/Srednekolymsk" | "Asia/Taipei" | "Asia/Tashkent" | "Asia/Tbilisi" | "Asia/Tehran" | "Asia/Thimphu" | "Asia/Tokyo" | "Asia/Tomsk" | "Asia/Ulaanbaatar" | "Asia/Urumqi" | "Asia/Ust-Nera" | "Asia/Vladivostok" | "Asia/Yakutsk" | "Asia/Yangon" | "Asia/Yekaterinburg" | "Asia/Yerevan" | "Atlantic/Azores" | "Atlantic/Bermuda" | "Atlantic/Canary" | "Atlantic/Cape_Verde" | "Atlantic/Faroe" | "Atlantic/Madeira" | "Atlantic/South_Georgia" | "Atlantic/Stanley" | "Australia/Adelaide" | "Australia/Brisbane" | "Australia/Broken_Hill" | "Australia/Darwin" | "Australia/Eucla" | "Australia/Hobart" | "Australia/Lindeman" | "Australia/Lord_Howe" | "Australia/Melbourne" | "Australia/Perth" | "Australia/Sydney" | "CST6CDT" | "EST5EDT" | "Etc/GMT" | "Etc/GMT+1" | "Etc/GMT+10" | "Etc/GMT+11" | "Etc/GMT+12" | "Etc/GMT+2" | "Etc/GMT+3" | "Etc/GMT+4" | "Etc/GMT+5" | "Etc/GMT+6" | "Etc/GMT+7" | "Etc/GMT+8" | "Etc/GMT+9" | "Etc/GMT-1" | "Etc/GMT-10" | "Etc/GMT-11" | "Etc/GMT-12" | "Etc/GMT-13" | "Etc/GMT-14" | "Etc/GMT-2" | "Etc/GMT-3" | "Etc/GMT-4" | "Etc/GMT-5" | "Etc/GMT-6" | "Etc/GMT-7" | "Etc/GMT-8" | "Etc/GMT-9" | "Etc/UTC" | "Europe/Andorra" | "Europe/Astrakhan" | "Europe/Athens" | "Europe/Belgrade" | "Europe/Berlin" | "Europe/Brussels" | "Europe/Bucharest" | "Europe/Budapest" | "Europe/Chisinau" | "Europe/Dublin" | "Europe/Gibraltar" | "Europe/Helsinki" | "Europe/Istanbul" | "Europe/Kaliningrad" | "Europe/Kirov" | "Europe/Kyiv" | "Europe/Lisbon" | "Europe/London" | "Europe/Madrid" | "Europe/Malta" | "Europe/Minsk" | "Europe/Moscow" | "Europe/Paris" | "Europe/Prague" | "Europe/Riga" | "Europe/Rome" | "Europe/Samara" | "Europe/Saratov" | "Europe/Simferopol" | "Europe/Sofia" | "Europe/Tallinn" | "Europe/Tirane" | "Europe/Ulyanovsk" | "Europe/Vienna" | "Europe/Vilnius" | "Europe/Volgograd" | "Europe/Warsaw" | "Europe/Zurich" | "Indian/Chagos" | "Indian/Maldives" | "Indian/Mauritius" | "MST7MDT" | "PST8PDT" | "Pacific/Apia" | "Pacific/Auckland" | "Pacific/Bougainville" | "Pacific/Chatham" | "Pacific/Easter" | "Pacific/Efate" | "Pacific/Fakaofo" | "Pacific/Fiji" | "Pacific/Galapagos" | "Pacific/Gambier" | "Pacific/Guadalcanal" | "Pacific/Guam" | "Pacific/Honolulu" | "Pacific/Kanton" | "Pacific/Kiritimati" | "Pacific/Kosrae" | "Pacific/Kwajalein" | "Pacific/Marquesas" | "Pacific/Nauru" | "Pacific/Niue" | "Pacific/Norfolk" | "Pacific/Noumea" | "Pacific/Pago_Pago" | "Pacific/Palau" | "Pacific/Pitcairn" | "Pacific/Port_Moresby" | "Pacific/Rarotonga" | "Pacific/Tahiti" | "Pacific/Tarawa" | "Pacific/Tongatapu" | "GMT" | "Australia/ACT" | "Australia/LHI" | "Australia/NSW" | "Australia/North" | "Australia/Queensland" | "Australia/South" | "Australia/Tasmania" | "Australia/Victoria" | "Australia/West" | "Australia/Yancowinna" | "Brazil/Acre" | "Brazil/DeNoronha" | "Brazil/East" | "Brazil/West" | "CET" | "Canada/Atlantic" | "Canada/Central" | "Canada/Eastern" | "Canada/Mountain" | "Canada/Newfoundland" | "Canada/Pacific" | "Canada/Saskatchewan" | "Canada/Yukon" | "Chile/Continental" | "Chile/EasterIsland" | "Cuba" | "EET" | "EST" | "Egypt" | "Eire" | "Etc/GMT+0" | "Etc/GMT-0" | "Etc/GMT0" | "Etc/Greenwich" | "Etc/UCT" | "Etc/Universal" | "Etc/Zulu" | "GB" | "GB-Eire" | "GMT+0" | "GMT-0" | "GMT0" | "Greenwich" | "Hongkong" | "Iceland" | "Iran" | "Israel" | "Jamaica" | "Japan" | "Kwajalein" | "Libya" | "MET" | "MST" | "Mexico/BajaNorte" | "Mexico/BajaSur" | "Mexico/General" | "NZ" | "NZ-CHAT" | "Navajo" | "PRC" | "Poland" | "Portugal" | "ROC" | "ROK" | "Singapore" | "Turkey" | "UCT" | "US/Alaska" | "US/Aleutian" | "US/Arizona" | "US/Central" | "US/East-Indiana" | "US/Eastern" | "US/Hawaii" | "US/Indiana-Starke" | "US/Michigan" | "US/Mountain" | "US/Pacific" | "US/Samoa" | "UTC" | "Universal" | "W-SU" | "Zulu" | "America/Buenos_Aires" | "America/Catamarca" | "America/Cordoba" | "America/Indianapolis" | "America/Jujuy" | "America/Knox_IN" | "America/Louisville" | "America/Mendoza" | "America/Virgin" | "Pacific/Samoa" | "Africa/Accra" | "Africa/Addis_Ababa" | "Africa/Asmara" | "Africa/Bamako" | "Africa/Bangui" | "Africa/Banjul" | "Africa/Blantyre" | "Africa/Brazzaville" | "Africa/Bujumbura" | "Africa/Conakry" | "Africa/Dakar" | "Africa/Dar_es_Salaam" | "Africa/Djibouti" | "Africa/Douala" | "Africa/Freetown" | "Africa/Gaborone" | "Africa/Harare" | "Africa/Kampala" | "Africa/Kigali" | "Africa/Kinshasa" | "Africa/Libreville" | "Africa/Lome" | "Africa/Luanda" | "Africa/Lubumbashi" | "Africa/Lusaka" | "Africa/Malabo" | "Africa/Maseru" | "Africa/Mbabane" | "Africa/Mogadishu" | "Africa/Niamey" | "Africa/Nouakchott" | "Africa/Ouagadougou" | "Africa/Porto-Novo" | "America/Anguilla" | "America/Antigua" | "America/Aruba" | "America/Atikokan" | "America/Blanc-Sablon" | "America/Cayman" | "America/Creston" | "America/Curacao" | "America/Dominica" | "America/Grenada" | "America/Guadeloupe" | "America/Kralendijk" | "America/Lower_Princes" | "America/Marigot" | "America/Montserrat" | "America/Nassau" | "America/Port_of_Spain" | "America/St_Barthelemy" | "America/St_Kitts" | "America/St_Lucia" | "America/St_Thomas" | "America/St_Vincent" | "America/Tortola" | "Antarctica/DumontDUrville" | "Antarctica/McMurdo" | "Antarctica/Syowa" | "Arctic/Longyearbyen" | "Asia/Aden" | "Asia/Bahrain" | "Asia/Brunei" | "Asia/Kuala_Lumpur" | "Asia/Kuwait" | "Asia/Muscat" | "Asia/Phnom_Penh" | "Asia/Vientiane" | "Atlantic/Reykjavik" | "Atlantic/St_Helena" | "Europe/Amsterdam" | "Europe/Bratislava" | "Europe/Busingen" | "Europe/Copenhagen" | "Europe/Guernsey" | "Europe/Isle_of_Man" | "Europe/Jersey" | "Europe/Ljubljana" | "Europe/Luxembourg" | "Europe/Mariehamn" | "Europe/Monaco" | "Europe/Oslo" | "Europe/Podgorica" | "Europe/San_Marino" | "Europe/Sarajevo" | "Europe/Skopje" | "Europe/Stockholm" | "Europe/Vaduz" | "Europe/Vatican" | "Europe/Zagreb" | "Indian/Antananarivo" | "Indian/Christmas" | "Indian/Cocos" | "Indian/Comoro" | "Indian/Kerguelen" | "Indian/Mahe" | "Indian/Mayotte" | "Indian/Reunion" | "Pacific/Chuuk" | "Pacific/Funafuti" | "Pacific/Majuro" | "Pacific/Midway" | "Pacific/Pohnpei" | "Pacific/Saipan" | "Pacific/Wake" | "Pacific/Wallis" | "Africa/Timbuktu" | "America/Argentina/ComodRivadavia" | "America/Atka" | "America/Coral_Harbour" | "America/Ensenada" | "America/Fort_Wayne" | "America/Montreal" | "America/Nipigon" | "America/Pangnirtung" | "America/Porto_Acre" | "America/Rainy_River" | "America/Rosario" | "America/Santa_Isabel" | "America/Shiprock" | "America/Thunder_Bay" | "America/Yellowknife" | "Antarctica/South_Pole" | "Asia/Choibalsan" | "Asia/Chongqing" | "Asia/Harbin" | "Asia/Kashgar" | "Asia/Tel_Aviv" | "Atlantic/Jan_Mayen" | "Australia/Canberra" | "Australia/Currie" | "Europe/Belfast" | "Europe/Tiraspol" | "Europe/Uzhgorod" | "Europe/Zaporozhye" | "Pacific/Enderbury" | "Pacific/Johnston" | "Pacific/Yap" | "WET" | "Africa/Asmera" | "America/Godthab" | "Asia/Ashkhabad" | "Asia/Calcutta" | "Asia/Chungking" | "Asia/Dacca" | "Asia/Istanbul" | "Asia/Katmandu" | "Asia/Macao" | "Asia/Rangoon" | "Asia/Saigon" | "Asia/Thimbu" | "Asia/Ujung_Pandang" | "Asia/Ulan_Bator" | "Atlantic/Faeroe" | "Europe/Kiev" | "Europe/Nicosia" | "HST" | "Pacific/Ponape" | "Pacific/Truk";
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -265,10 +421,42 @@ export interface operations {
                 cursor?: string | null;
                 /** @description Only done (`true`) or open (`false`) tasks. */
                 completed?: boolean | null;
+                /** @description `pending` (or `incomplete`): open tasks; `completed`: done; `all`: both. */
+                status?: ("all" | "pending" | "incomplete" | "completed") | null;
+                /** @description Alias of `status` (the name some frontends use). */
+                status_filter?: ("all" | "pending" | "incomplete" | "completed") | null;
                 /** @description Case-insensitive search in title and description. */
                 q?: string | null;
-                /** @description Order; `-` for descending. `created_at` is creation order. */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title";
+                /** @description The same as `q`. */
+                search?: string | null;
+                /** @description Alias of `search` (the name some frontends use). */
+                search_query?: string | null;
+                /** @description Only tasks of these priorities (any of them), comma-separated. */
+                priority?: string | null;
+                /** @description Alias of `priority` (the name some frontends use). */
+                priority_filter?: string | null;
+                /** @description Only tasks with all of these tags (compared in any case), comma-separated. */
+                tag?: string | null;
+                /** @description Alias of `tag` (the name some frontends use). */
+                tags?: string | null;
+                /** @description Alias of `tag` (the name some frontends use). */
+                tag_filter?: string | null;
+                /** @description Alias of `tag` (the name some frontends use). */
+                tags_filter?: string | null;
+                /** @description Due on or before this. Inclusive. A date compares each task's due date in its own zone (all-day tasks by their date); a date-time compares instants (UTC without an offset); an all-day task counts while its day lasts. */
+                due_before?: string | null;
+                /** @description Due on or after this. Inclusive. A date compares each task's due date in its own zone (all-day tasks by their date); a date-time compares instants (UTC without an offset); an all-day task counts while its day lasts. */
+                due_after?: string | null;
+                /** @description `true`: open tasks whose due time has passed (an all-day task once its day has ended in its zone); `false`: the others. */
+                overdue?: boolean | null;
+                /** @description Order; `-` for descending. `created_at` is creation order; `priority` is low to urgent; `due_date` is soonest first, with tasks without a due date last in both directions. */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "priority" | "-priority" | "due_date" | "-due_date";
+                /** @description `sort` without the `-`; with `sort_order`. */
+                sort_by?: ("created_at" | "updated_at" | "title" | "priority" | "due_date") | null;
+                /** @description The direction of `sort_by`. */
+                sort_order?: ("asc" | "desc") | null;
+                /** @description Alias of `sort_order` (the name some frontends use). */
+                order?: ("asc" | "desc") | null;
             };
             header?: never;
             path: {
@@ -962,6 +1150,87 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match / If-None-Match */
                     ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over MAX_BODY_BYTES (64 KB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Unexpected error (details in the server log only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+            /** @description The database (or Better Auth's JWKS) is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+        };
+    };
+    list_tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user whose tasks these are. It must equal the token's user (else 403). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagCount"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    /** @description `Bearer` (with `error="invalid_token"` when it expired) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The URL's user is not the token's */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

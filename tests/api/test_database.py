@@ -79,7 +79,7 @@ async def test_unexpected_database_error_is_generic_500(
 ) -> None:
     async with running_app(settings, fresh_database) as client:
         with psycopg.connect(libpq_dsn(fresh_database), autocommit=True) as conn:
-            conn.execute("DROP TABLE tasks")
+            conn.execute("DROP TABLE tasks CASCADE")
         user = new_user()
         response = await client.get(f"/api/{user}/tasks", headers=auth(user) | {"Origin": FRONTEND})
 

@@ -54,6 +54,7 @@ EXPECTED_STATUSES = {
     ("patch", "/api/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412"} | _ANY,
     ("delete", "/api/{user_id}/tasks/{task_id}"): {"204", "404", "412"} | _ANY,
     ("patch", "/api/{user_id}/tasks/{task_id}/complete"): {"200", "404", "412"} | _ANY,
+    ("get", "/api/{user_id}/tags"): {"200"} | _ANY,
 }
 
 

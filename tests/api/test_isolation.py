@@ -90,3 +90,47 @@ async def test_lookalike_user_ids_are_other_users(
     own = await client.get(f"/api/{quote(lookalike)}/tasks", headers=auth(lookalike))
     assert own.status_code == 200
     assert own.json() == []
+
+
+# Each organize filter, aimed squarely at what the victim's task carries.
+FILTERS = [
+    {"tag": "secret"},
+    {"tags": "SECRET"},
+    {"priority": "urgent"},
+    {"overdue": "true"},
+    {"due_before": "2026-01-01"},
+    {"due_after": "2019-01-01T00:00:00Z", "due_before": "2026-01-01T00:00:00Z"},
+    {"search": "Private"},
+    {"status": "pending", "sort": "-priority", "limit": "5"},
+    {"sort": "due_date", "limit": "1"},
+]
+
+
+@pytest.mark.parametrize("params", FILTERS)
+async def test_filters_never_reach_other_users_not_even_in_a_count(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    victim, attacker = new_user(), new_user()
+    body = {"title": "Private", "priority": "urgent", "tags": ["secret"], "due_date": "2020-01-01"}
+    await client.post(f"/api/{victim}/tasks", json=body, headers=auth(victim))
+    mine = await client.get(f"/api/{victim}/tasks", params=params, headers=auth(victim))
+    assert [t["title"] for t in mine.json()] == ["Private"]  # the filter does match the victim's task
+    theirs = await client.get(f"/api/{attacker}/tasks", params=params, headers=auth(attacker))
+    assert theirs.status_code == 200
+    assert theirs.json() == []
+    assert theirs.headers["x-total-count"] == "0"
+
+
+async def test_tags_are_per_user(client: httpx.AsyncClient) -> None:
+    victim, attacker = new_user(), new_user()
+    await client.post(
+        f"/api/{victim}/tasks", json={"title": "v", "tags": ["secret", "shared"]}, headers=auth(victim)
+    )
+    await client.post(
+        f"/api/{attacker}/tasks", json={"title": "a", "tags": ["shared"]}, headers=auth(attacker)
+    )
+    own = await client.get(f"/api/{attacker}/tags", headers=auth(attacker))
+    assert own.json() == [{"name": "shared", "count": 1}]  # the victim's "shared" is not counted
+    foreign = await client.get(f"/api/{victim}/tags", headers=auth(attacker))
+    assert foreign.status_code == 403
+    assert "secret" not in foreign.text

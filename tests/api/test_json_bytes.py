@@ -19,11 +19,19 @@ DESCRIPTION_JSON = '"tab\\there\\nnew line, and 🙂"'
 
 
 def task_bytes(
-    task_id: int, user: str, title: str, description: str, completed: bool, created: str, updated: str
+    task_id: int,
+    user: str,
+    title: str,
+    description: str,
+    completed: bool,
+    created: str,
+    updated: str,
+    completed_at: str = "null",
 ) -> bytes:
     return (
         f'{{"id":{task_id},"user_id":"{user}","title":{title},"description":{description},'
-        f'"completed":{"true" if completed else "false"},"created_at":"{created}","updated_at":"{updated}"}}'
+        f'"completed":{"true" if completed else "false"},"priority":"medium","tags":[],"due_date":null,'
+        f'"time_zone":"UTC","completed_at":{completed_at},"created_at":"{created}","updated_at":"{updated}"}}'
     ).encode()
 
 
@@ -62,15 +70,18 @@ async def test_every_task_endpoint_answers_compact_json_bytes(client: httpx.Asyn
     searched = await client.get(base, params={"q": "plain", "sort": "-updated_at"}, headers=headers)
     assert searched.content == b"[" + second_bytes + b"]"
 
+    # Completing stamps completed_at with the change's own time; it stays until the task is reopened.
     put = await client.put(f"{base}/{task_id}", json={"title": "new", "completed": True}, headers=headers)
+    done_at, _, put_at = timestamps(put.content)
+    assert done_at == put_at
     assert put.content == task_bytes(
-        task_id, user, '"new"', DESCRIPTION_JSON, True, created_at, timestamps(put.content)[1]
+        task_id, user, '"new"', DESCRIPTION_JSON, True, created_at, put_at, f'"{done_at}"'
     )
     patched = await client.patch(f"{base}/{task_id}", json={"description": None}, headers=headers)
     assert patched.content == task_bytes(
-        task_id, user, '"new"', "null", True, created_at, timestamps(patched.content)[1]
+        task_id, user, '"new"', "null", True, created_at, timestamps(patched.content)[-1], f'"{done_at}"'
     )
     toggled = await client.patch(f"{base}/{task_id}/complete", headers=headers)
     assert toggled.content == task_bytes(
-        task_id, user, '"new"', "null", False, created_at, timestamps(toggled.content)[1]
+        task_id, user, '"new"', "null", False, created_at, timestamps(toggled.content)[-1]
     )

@@ -7,7 +7,10 @@ import httpx
 from ..support.auth import auth, new_user
 from ..support.tasks import create_task
 
-TASK_FIELDS = {"id", "user_id", "title", "description", "completed", "created_at", "updated_at"}
+TASK_FIELDS = {
+    *("id", "user_id", "title", "description", "completed"),
+    *("priority", "tags", "due_date", "time_zone", "completed_at", "created_at", "updated_at"),
+}
 
 
 def parse_time(value: object) -> datetime:
@@ -32,6 +35,13 @@ async def test_create_returns_201_with_the_persisted_task(client: httpx.AsyncCli
     assert task["title"] == "Buy groceries"
     assert task["description"] is None
     assert task["completed"] is False  # FR-012
+    assert (task["priority"], task["tags"], task["due_date"], task["time_zone"]) == (
+        "medium",
+        [],
+        None,
+        "UTC",
+    )
+    assert task["completed_at"] is None
     assert parse_time(task["created_at"]) == parse_time(task["updated_at"])
     assert abs(
         parse_time(task["created_at"]) - datetime.now(parse_time(task["created_at"]).tzinfo)

@@ -50,3 +50,16 @@ def tcp_url(database_url: URL) -> URL:
     if not database_url.host:
         pytest.skip("needs TEST_DATABASE_URL pointing at a TCP PostgreSQL (CI sets it)")
     return database_url
+
+
+def migration_steps() -> list[tuple[str, str]]:
+    """Every (from, to) revision pair of the migrations, oldest first; from "" for the first."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from todo_api.storage.migrate import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    revisions = list(ScriptDirectory.from_config(config).walk_revisions())[::-1]
+    return [(str(script.down_revision or ""), script.revision) for script in revisions]

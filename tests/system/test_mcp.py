@@ -30,6 +30,7 @@ from ..support.apps import FRONTEND, make_settings, running_app
 from ..support.auth import SECRET, auth, make_token, new_user
 from ..support.launcher import Service, service
 from ..support.ports import free_port
+from ..support.tasks import create_task
 
 pytestmark = pytest.mark.slow
 
@@ -112,13 +113,6 @@ async def rest_tasks(rest: httpx.AsyncClient, user: str) -> list[dict[str, Any]]
     return tasks
 
 
-async def rest_create(rest: httpx.AsyncClient, user: str, **body: Any) -> dict[str, Any]:
-    response = await rest.post(f"/api/{user}/tasks", json=body, headers=auth(user))
-    assert response.status_code == 201, response.text
-    task: dict[str, Any] = response.json()
-    return task
-
-
 # --- discovery -------------------------------------------------------------------------------
 
 
@@ -137,11 +131,15 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
     assert set(tools) == TOOLS
     inputs = {name: tool.input_schema for name, tool in tools.items()}
     assert {name: set(schema["properties"]) for name, schema in inputs.items()} == {
-        "add_task": {"title", "description", "user_id"},
-        "list_tasks": {"status", "user_id"},
+        "add_task": {"title", "description", "priority", "tags", "due_date", "time_zone", "user_id"},
+        "list_tasks": {
+            *("status", "priority", "tag", "due_before", "due_after", "overdue", "search", "sort", "user_id")
+        },
         "complete_task": {"task_id", "user_id"},
         "delete_task": {"task_id", "user_id"},
-        "update_task": {"task_id", "title", "description", "user_id"},
+        "update_task": {
+            *("task_id", "title", "description", "priority", "tags", "due_date", "time_zone", "user_id")
+        },
     }
     assert {name: schema.get("required", []) for name, schema in inputs.items()} == {
         "add_task": ["title"],
@@ -176,6 +174,81 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
 # --- every tool, checked through REST ----------------------------------------------------------
 
 
+async def test_priority_tags_and_due_dates_round_trip_through_mcp_and_rest(
+    api: Service, rest: httpx.AsyncClient, user: str
+) -> None:
+    async with mcp_session(api, make_token(user)) as session:
+        added = await ok(session, "add_task", title="Pay rent", priority="HIGH", tags="home, money",
+                         due_date="2026-12-04T17:00", time_zone="europe/berlin")  # fmt: skip
+        [task] = await rest_tasks(rest, user)
+        assert added["task_id"] == task["id"]
+        fields = (task["priority"], task["tags"], task["due_date"], task["time_zone"])
+        assert fields == ("high", ["home", "money"], "2026-12-04T16:00:00.000000+00:00", "Europe/Berlin")
+
+        listed = await session.call_tool("list_tasks", {})
+        assert listed.structured_content == {"tasks": [task]}
+        assert (
+            text(listed)
+            == f"1 task:\n- {task['id']} [ ] Pay rent (high, due {task['due_date']}, #home, #money)"
+        )
+
+        # Moved to an all-day date in New York, one field at a time; the rest is kept.
+        await ok(session, "update_task", task_id=task["id"], time_zone="America/New_York")
+        await ok(session, "update_task", task_id=task["id"], due_date="2026-12-05", priority="urgent")
+        [moved] = await rest_tasks(rest, user)
+        assert (moved["due_date"], moved["time_zone"], moved["priority"]) == (
+            "2026-12-05",
+            "America/New_York",
+            "urgent",
+        )
+        assert moved["tags"] == ["home", "money"]
+        await ok(session, "update_task", task_id=task["id"], due_date=None, tags=[])
+        [cleared] = await rest_tasks(rest, user)
+        assert (cleared["due_date"], cleared["tags"]) == (None, [])
+
+
+async def test_list_tasks_filters_and_sorts_as_rest_does(
+    api: Service, rest: httpx.AsyncClient, user: str
+) -> None:
+    for body in [
+        {"title": "a", "priority": "low", "tags": ["work"], "due_date": "2026-12-10"},
+        {"title": "b", "priority": "urgent", "tags": ["home"], "due_date": "2020-01-01"},
+        {"title": "c", "priority": "urgent", "tags": ["work", "home"]},
+    ]:
+        await create_task(rest, user, **body)
+    async with mcp_session(api, make_token(user)) as session:
+
+        async def listed(**arguments: Any) -> list[str]:
+            return [task["title"] for task in (await ok(session, "list_tasks", **arguments))["tasks"]]
+
+        assert await listed(priority="urgent") == ["b", "c"]
+        assert await listed(tag="WORK") == ["a", "c"]
+        assert await listed(overdue=True) == ["b"]
+        assert await listed(due_before="2026-01-01") == ["b"]
+        assert await listed(due_after="2026-12-01T00:00:00Z") == ["a"]
+        assert await listed(search="c") == ["c"]
+        assert await listed(sort="-priority", status="pending") == ["c", "b", "a"]
+        assert await listed(sort="due_date") == ["b", "a", "c"]
+        problem = await refused(session, "list_tasks", priority="critical", sort="soonest")
+        assert problem.startswith("Invalid arguments: priority: ")
+        assert "sort: " in problem
+
+
+async def test_new_fields_are_validated_exactly_as_rest_does(
+    api: Service, rest: httpx.AsyncClient, user: str
+) -> None:
+    async with mcp_session(api, make_token(user)) as session:
+        for field, value in [("priority", "critical"), ("tags", ["a,b"]), ("due_date", "2026-02-30"),
+                             ("time_zone", "Mars/Olympus")]:  # fmt: skip
+            message = await refused(session, "add_task", title="t", **{field: value})
+            response = await rest.post(
+                f"/api/{user}/tasks", json={"title": "t", field: value}, headers=auth(user)
+            )
+            [error] = response.json()["detail"]
+            assert message == f"Invalid arguments: {field}: {error['msg']}"
+        assert await rest_tasks(rest, user) == []
+
+
 async def test_add_task_is_visible_through_rest(api: Service, rest: httpx.AsyncClient, user: str) -> None:
     async with mcp_session(api, make_token(user)) as session:
         result = await session.call_tool("add_task", {"title": "  Buy milk  ", "description": "2 litres"})
@@ -191,15 +264,16 @@ async def test_list_tasks_returns_the_rest_json_shape(
     api: Service, rest: httpx.AsyncClient, user: str
 ) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        await rest_create(rest, user, title="Made over REST", description="with details")
-        await rest_create(rest, user, title="Second")
+        await create_task(rest, user, title="Made over REST", description="with details")
+        await create_task(rest, user, title="Second")
 
         listed = await session.call_tool("list_tasks", {})
 
         assert listed.structured_content == {"tasks": await rest_tasks(rest, user)}
         first, second = listed.structured_content["tasks"]
         assert text(listed) == (
-            f"2 tasks:\n- {first['id']} [ ] Made over REST: with details\n- {second['id']} [ ] Second"
+            f"2 tasks:\n- {first['id']} [ ] Made over REST (medium): with details\n"
+            f"- {second['id']} [ ] Second (medium)"
         )
 
 
@@ -207,7 +281,7 @@ async def test_complete_task_is_idempotent_and_visible_through_rest(
     api: Service, rest: httpx.AsyncClient, user: str
 ) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        task = await rest_create(rest, user, title="Dentist")
+        task = await create_task(rest, user, title="Dentist")
 
         for _ in range(2):  # done stays done: not a toggle
             done = await ok(session, "complete_task", task_id=task["id"])
@@ -224,7 +298,7 @@ async def test_update_task_changes_only_what_is_sent(
     api: Service, rest: httpx.AsyncClient, user: str
 ) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        task = await rest_create(rest, user, title="Call mom", description="Sunday")
+        task = await create_task(rest, user, title="Call mom", description="Sunday")
 
         renamed = await ok(session, "update_task", task_id=task["id"], title="  Call mum ")
         assert renamed == {"task_id": task["id"], "status": "updated", "title": "Call mum"}
@@ -247,7 +321,7 @@ async def test_update_task_changes_only_what_is_sent(
 
 async def test_delete_task_is_visible_through_rest(api: Service, rest: httpx.AsyncClient, user: str) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        task = await rest_create(rest, user, title="Old task")
+        task = await create_task(rest, user, title="Old task")
 
         deleted = await ok(session, "delete_task", task_id=task["id"])
 
@@ -259,7 +333,7 @@ async def test_delete_task_is_visible_through_rest(api: Service, rest: httpx.Asy
 
 async def test_rest_changes_are_visible_through_mcp(api: Service, rest: httpx.AsyncClient, user: str) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        task = await rest_create(rest, user, title="From the web app")
+        task = await create_task(rest, user, title="From the web app")
         await rest.patch(
             f"/api/{user}/tasks/{task['id']}", json={"title": "Renamed on the web"}, headers=auth(user)
         )
@@ -343,7 +417,7 @@ async def test_update_task_validation_matches_patch(
     api: Service, rest: httpx.AsyncClient, user: str, arguments: dict[str, Any]
 ) -> None:
     async with mcp_session(api, make_token(user)) as session:
-        task = await rest_create(rest, user, title="Original")
+        task = await create_task(rest, user, title="Original")
         url = f"/api/{user}/tasks/{task['id']}"
         expected = rest_messages(await rest.patch(url, json=arguments, headers=auth(user)))
 
@@ -476,8 +550,8 @@ async def test_user_id_argument_must_be_the_tokens_user(
 ) -> None:
     async with mcp_session(api, make_token(user)) as session:
         victim = new_user()
-        victims_task = await rest_create(rest, victim, title="Victim's")
-        own = await rest_create(rest, user, title="Mine")
+        victims_task = await create_task(rest, victim, title="Victim's")
+        own = await create_task(rest, user, title="Mine")
         other_id = {"other": victim, "upper": user.upper(), "padded": f" {user}"}[claimed]
 
         calls: list[tuple[str, dict[str, Any]]] = [
@@ -604,7 +678,7 @@ async def test_database_errors_are_tool_errors_without_internals(
         user = new_user()
         assert (await raw_tool_call(client, user, "list_tasks"))["structuredContent"] == {"tasks": []}
         with psycopg.connect(libpq_dsn(fresh_database), autocommit=True) as conn:
-            conn.execute("DROP TABLE tasks")
+            conn.execute("DROP TABLE tasks CASCADE")
         result = await raw_tool_call(client, user, "list_tasks")
 
     assert result["isError"] is True

@@ -36,7 +36,7 @@ def test_every_log_line_of_a_request_carries_its_id(fresh_database: URL, tmp_pat
         assert refused.status_code == 401
         httpx.get(f"{api.base_url}/metrics")
         with psycopg.connect(libpq_dsn(fresh_database), autocommit=True) as conn:
-            conn.execute("DROP TABLE tasks")
+            conn.execute("DROP TABLE tasks CASCADE")
         failed = httpx.get(
             f"{api.base_url}/api/{user}/tasks", headers=auth(user) | {"X-Request-ID": "trace-500"}
         )

@@ -3,8 +3,9 @@
 Built on the SDK's low-level `Server` rather than `MCPServer` (formerly FastMCP): MCPServer validates
 tool arguments itself, in pydantic's lax mode and after parsing JSON-looking strings (a description
 `"null"` would become None), and reports failures as "Error executing tool ...". Here each tool's
-arguments are validated by a model built from the REST schemas' own field types, so the trimming,
-limits and messages are the REST API's, and every failure is a tool error result a model can read.
+arguments are validated by a model built from the REST schemas' own field types (`arguments.py`), so
+the trimming, limits and messages are the REST API's, and every failure is a tool error result a
+model can read.
 
 Who is calling comes only from the access token (see `endpoint`), never from an argument.
 """
@@ -12,107 +13,38 @@ Who is calling comes only from the access token (see `endpoint`), never from an 
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, get_args
 
 import mcp.types as types
 from fastapi import HTTPException
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..auth.bearer import FORBIDDEN, log_other_user
 from ..dependencies import task_repository
-from ..models import DESCRIPTION_MAX_LENGTH
-from ..tasks.fields import Description, Title
 from ..tasks.queries import ListQuery
 from ..tasks.repository import TaskRepository
-from ..tasks.schemas import TaskRead
 from ..web.database_errors import report_database_error
 from ..web.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, TASK_NOT_FOUND
+from .arguments import (
+    AddTaskArguments,
+    ListTasksArguments,
+    TaskChange,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskIdArguments,
+    TaskList,
+    TaskUpdated,
+    UpdateTaskArguments,
+)
 
 INSTRUCTIONS = (
     "Tools for the signed-in user's to-do list. Every tool acts on that user's own tasks only. "
     "Use list_tasks to find a task's id before completing, updating or deleting it."
 )
-
-UserId = Annotated[
-    str | None,
-    Field(
-        description=(
-            "Optional, and best left out. The tools always act for the signed-in user; if given,"
-            " it must be that user's id, or the call is refused."
-        )
-    ),
-]
-TaskId = Annotated[
-    int,
-    Field(ge=1, le=2**63 - 1, description="The task's id, as returned by add_task or list_tasks."),
-]
-
-
-class AddTaskArguments(BaseModel):
-    title: Title
-    description: Annotated[
-        Description | None, Field(description=f"Optional details, up to {DESCRIPTION_MAX_LENGTH} characters.")
-    ] = None
-    user_id: UserId = None
-
-
-class ListTasksArguments(BaseModel):
-    status: Annotated[
-        Literal["all", "pending", "completed"],
-        Field(description='"pending": not done yet; "completed": done; "all" (the default): both.'),
-    ] = "all"
-    user_id: UserId = None
-
-
-class TaskIdArguments(BaseModel):
-    task_id: TaskId
-    user_id: UserId = None
-
-
-class UpdateTaskArguments(BaseModel):
-    task_id: TaskId
-    title: Annotated[Title, Field(description="The new title, if it changes.")] = None  # type: ignore[assignment]  # optional, never null
-    description: Annotated[
-        Description | None, Field(description="The new description, if it changes; null removes it.")
-    ] = None
-    user_id: UserId = None
-
-    def changes(self) -> dict[str, Any]:
-        """Only the fields sent, as PATCH does: an omitted field keeps its value."""
-        return self.model_dump(include=self.model_fields_set & {"title", "description"})
-
-
-class TaskChange(BaseModel):
-    """What a change did, in the shape the task-chatbot specs use; each tool has its own `status`."""
-
-    task_id: int
-    status: str
-    title: str
-
-
-class TaskCreated(TaskChange):
-    status: Literal["created"]
-
-
-class TaskCompleted(TaskChange):
-    status: Literal["completed"]
-
-
-class TaskDeleted(TaskChange):
-    status: Literal["deleted"]
-
-
-class TaskUpdated(TaskChange):
-    status: Literal["updated"]
-
-
-class TaskList(BaseModel):
-    """The tasks, each in the REST API's JSON shape, in creation order."""
-
-    tasks: list[TaskRead]
 
 
 class ToolFailure(Exception):
@@ -142,23 +74,44 @@ def _changed(task_json: str, result: type[TaskChange], verb: str) -> types.CallT
 
 
 async def add_task(repository: TaskRepository, user_id: str, args: AddTaskArguments) -> types.CallToolResult:
-    task = await repository.create(user_id, {"title": args.title, "description": args.description})
+    task = await repository.create(user_id, args.values())
     return _changed(task.json, TaskCreated, "Created")
+
+
+def _list_query(args: ListTasksArguments) -> ListQuery | None:
+    """The REST list's query for these arguments; None for the plain list (every task, oldest first)."""
+    query = ListQuery(
+        sort=args.sort,
+        completed=None if args.status == "all" else args.status == "completed",
+        search=args.search,
+        priorities=args.priority,  # type: ignore[arg-type]  # parsed by its validator
+        tags=args.tag,  # type: ignore[arg-type]
+        due_before=args.due_before,  # type: ignore[arg-type]
+        due_after=args.due_after,  # type: ignore[arg-type]
+        overdue=args.overdue,
+    )
+    return None if query == ListQuery() else query
+
+
+def _task_line(task: dict[str, Any]) -> str:
+    """`- 7 [ ] Pay rent (high, due 2026-12-04T16:00:00.000000+00:00, #home): details`"""
+    facts = [task["priority"]] + ([f"due {task['due_date']}"] if task["due_date"] else [])
+    facts += [f"#{tag}" for tag in task["tags"]]
+    details = f": {task['description']}" if task["description"] else ""
+    return (
+        f"- {task['id']} [{'x' if task['completed'] else ' '}] {task['title']} ({', '.join(facts)}){details}"
+    )
 
 
 async def list_tasks(
     repository: TaskRepository, user_id: str, args: ListTasksArguments
 ) -> types.CallToolResult:
-    if args.status == "all":
-        page = await repository.list_all(user_id)
-    else:
-        page = await repository.page(user_id, ListQuery(completed=args.status == "completed"))
+    query = _list_query(args)
+    page = await (repository.list_all(user_id) if query is None else repository.page(user_id, query))
     tasks: list[dict[str, Any]] = json.loads(page.json)
     kind = "" if args.status == "all" else f"{args.status} "
     lines = [f"{len(tasks)} {kind}task{'' if len(tasks) == 1 else 's'}" + (":" if tasks else ".")]
-    for task in tasks:
-        details = f": {task['description']}" if task["description"] else ""
-        lines.append(f"- {task['id']} [{'x' if task['completed'] else ' '}] {task['title']}{details}")
+    lines += map(_task_line, tasks)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text="\n".join(lines))],
         structured_content={"tasks": tasks},

@@ -12,18 +12,18 @@ from sqlalchemy.pool import NullPool
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade_to_head(url: URL, connect_timeout: int) -> None:
-    """Bring the schema to the newest revision; safe to call from many processes at once."""
+async def upgrade_to_head(url: URL, connect_timeout: int, revision: str = "head") -> None:
+    """Bring the schema to the newest revision (or `revision`); safe to call from many processes at once."""
     engine = create_async_engine(url, poolclass=NullPool, connect_args={"connect_timeout": connect_timeout})
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(_upgrade)
+            await connection.run_sync(_upgrade, revision)
     finally:
         await engine.dispose()

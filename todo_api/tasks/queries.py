@@ -1,13 +1,21 @@
 """The list query: filters, an allowlisted sort and paging, and the one statement that serves it.
 
-`web.listing` builds a `ListQuery` from the URL; the repository runs `list_sql(query)`.
+`web.listing` builds a `ListQuery` from the URL; the repository runs `list_sql(query)`. Every filter
+is a condition on the owner's rows, backed by an index that starts with `user_id` (or, for tags, a
+GIN index whose keys carry the owner); every sort is an index order, so a page is a range scan.
 """
 
 # ruff: noqa: S608  (the SQL below is assembled from this module's constants, never from input)
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import NamedTuple
+
+# The stored JSON of a task, or (for a row written before the document had its current fields, until
+# storage/backfill.py re-renders it) the same JSON rendered now.
+DOCUMENT_VERSION = 4
+TASK_JSON = f"CASE WHEN document_version >= {DOCUMENT_VERSION} THEN document ELSE task_document(tasks) END"
 
 # ISO 8601 in UTC with an explicit offset, microseconds always present (cursor keys).
 _UTC = """to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
@@ -15,8 +23,32 @@ _SEARCHED = "(title || ' ' || coalesce(description, ''))"  # what the pg_trgm in
 
 
 @dataclass(frozen=True)
+class Key:
+    """A sort key: the expression an index orders by, its type, and its text in a cursor."""
+
+    sql: str
+    cast: str
+    text: str
+
+
+_DUE_FIRST, _DUE_LAST = (
+    "coalesce(due_at, 'infinity'::timestamptz)",
+    "coalesce(due_at, '-infinity'::timestamptz)",
+)
+KEYS = {
+    "id": Key("id", "bigint", "id::text"),
+    "updated_at": Key("updated_at", "timestamptz", _UTC.format(column="updated_at")),
+    "title": Key("title", "text", "title"),
+    "priority": Key("priority", "smallint", "priority::text"),
+    # Tasks without a due date last, in both directions: "infinity" ascending, "-infinity" descending.
+    "due_first": Key(_DUE_FIRST, "timestamptz", f"coalesce({_UTC.format(column='due_at')}, 'infinity')"),
+    "due_last": Key(_DUE_LAST, "timestamptz", f"coalesce({_UTC.format(column='due_at')}, '-infinity')"),
+}
+
+
+@dataclass(frozen=True)
 class Sort:
-    """An allowed `sort=` value: its key columns (id last, so keys are unique) and direction."""
+    """An allowed `sort=` value: its keys (id last, so keys are unique) and direction."""
 
     keys: tuple[str, ...]
     descending: bool
@@ -24,13 +56,13 @@ class Sort:
     @property
     def order_by(self) -> str:
         direction = " DESC" if self.descending else ""
-        return ", ".join(f"{key}{direction}" for key in self.keys)
+        return ", ".join(f"{KEYS[key].sql}{direction}" for key in self.keys)
 
     def after(self) -> str:
         """Rows strictly after a cursor's key values, in this order (a row comparison)."""
-        casts = {"id": "bigint", "updated_at": "timestamptz", "title": "text"}
-        values = ", ".join(f"%(after_{n})s::{casts[key]}" for n, key in enumerate(self.keys))
-        return f"({', '.join(self.keys)}) {'<' if self.descending else '>'} ({values})"
+        values = ", ".join(f"%(after_{n})s::{KEYS[key].cast}" for n, key in enumerate(self.keys))
+        columns = ", ".join(KEYS[key].sql for key in self.keys)
+        return f"({columns}) {'<' if self.descending else '>'} ({values})"
 
 
 # The allowlist: never a column name taken from the client. "created_at" is creation order,
@@ -42,8 +74,11 @@ SORTS = {
     "-updated_at": Sort(("updated_at", "id"), descending=True),
     "title": Sort(("title", "id"), descending=False),
     "-title": Sort(("title", "id"), descending=True),
+    "priority": Sort(("priority", "id"), descending=False),
+    "-priority": Sort(("priority", "id"), descending=True),
+    "due_date": Sort(("due_first", "id"), descending=False),
+    "-due_date": Sort(("due_last", "id"), descending=True),
 }
-_KEY_TEXT = {"id": "id::text", "updated_at": _UTC.format(column="updated_at"), "title": "title"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +86,12 @@ class ListQuery:
     sort: str = "created_at"
     completed: bool | None = None
     search: str | None = None
+    priorities: tuple[int, ...] | None = None  # stored values, any of them
+    tags: tuple[str, ...] | None = None  # lower case, all of them
+    due_before: date | datetime | None = None  # a date compares local dates, a date-time instants
+    due_after: date | datetime | None = None
+    overdue: bool | None = None
+    now: datetime | None = None  # for `overdue`: the clock's time unless given (tests give one)
     limit: int | None = None
     offset: int = 0
     after: Sequence[str] | None = None  # a cursor's key values
@@ -66,19 +107,42 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_sql(query: ListQuery) -> str:
-    """The statement for one combination of filters, sort and paging (a few dozen in all)."""
-    sort = SORTS[query.sort]
+def _filters(query: ListQuery) -> list[str]:
     filters = ["user_id = %(user_id)s"]
     if query.completed is not None:
         filters.append("completed = %(completed)s")
     if query.search is not None:
         filters.append(f"{_SEARCHED} ILIKE %(pattern)s")
-    matching = " AND ".join(filters)
+    if query.priorities is not None:
+        filters.append("priority = ANY(%(priorities)s::smallint[])")
+    if query.tags is not None:
+        filters.append("task_tag_keys(user_id, tags) @> %(tag_keys)s::text[]")
+    if query.overdue is not None:
+        overdue = "(NOT completed AND overdue_at <= %(now)s::timestamptz)"
+        filters.append(overdue if query.overdue else f"NOT coalesce({overdue}, false)")
+    # All-day tasks by their date: a date bound compares local dates; a date-time bound takes a task
+    # whose day overlaps it.
+    if isinstance(query.due_after, datetime):
+        filters.append(
+            "CASE WHEN due_all_day THEN overdue_at > %(due_after)s ELSE due_at >= %(due_after)s END"
+        )
+    elif query.due_after is not None:
+        filters.append("due_day >= %(due_after)s::date")
+    if isinstance(query.due_before, datetime):
+        filters.append(f"{_DUE_FIRST} <= %(due_before)s::timestamptz")
+    elif query.due_before is not None:
+        filters.append("due_day <= %(due_before)s::date")
+    return filters
+
+
+def list_sql(query: ListQuery) -> str:
+    """The statement for one combination of filters, sort and paging."""
+    sort = SORTS[query.sort]
+    matching = " AND ".join(_filters(query))
     keyset = f" AND {sort.after()}" if query.after is not None else ""
     limit = (" LIMIT %(fetch)s" if query.limit is not None else "") + " OFFSET %(offset)s"
-    keys = ", ".join(f"{key} AS k{n}" for n, key in enumerate(sort.keys))
-    cursor = ", ".join(_KEY_TEXT[key] for key in sort.keys)
+    keys = ", ".join(f"{KEYS[key].sql} AS k{n}" for n, key in enumerate(sort.keys))
+    cursor = ", ".join(KEYS[key].text for key in sort.keys)
     direction = " DESC" if sort.descending else ""
     outer_order = ", ".join(f"t.k{n}{direction}" for n in range(len(sort.keys)))
     # The total and the page in one round trip: the LEFT JOIN yields the total even for an
@@ -87,7 +151,7 @@ def list_sql(query: ListQuery) -> str:
     return f"""SELECT c.total, t.task, t.cursor
         FROM (SELECT count(*) AS total FROM tasks WHERE {matching}) c
         LEFT JOIN LATERAL (
-            SELECT document AS task, json_build_array({cursor})::text AS cursor, {keys}
+            SELECT {TASK_JSON} AS task, json_build_array({cursor})::text AS cursor, {keys}
             FROM tasks WHERE {matching}{keyset} ORDER BY {sort.order_by}{limit}
         ) t ON true
         ORDER BY {outer_order}"""
