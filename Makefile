@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast bench token migrate lint format lock client clean
+.PHONY: help run test test-fast bench bench-migration token migrate lint format lock client clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/lat
 		|| { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(PY) bench/run.py
 	$(PY) bench/mcp_cost.py
+
+bench-migration: $(VENV)/.dev  ## Time migration 0004 and its re-rendering on 1 000 000 tasks (~5 min)
+	$(PY) bench/migration.py
 
 token: $(VENV)/.runtime  ## Print a dev token: make token USER=user123 [MINUTES=60]
 	@$(PY) -m todo_api.cli.token "$(USER)" $(MINUTES)

@@ -1,6 +1,10 @@
 -- wrk script: 50 users' bearer tokens in rotation, a weighted mix of operations.
 -- Env: BENCH_USERS (file, a line per user: "user_id token task_ids spare_task_ids", ids comma-separated),
---      BENCH_MIX (weights, e.g. "list=70,create=20,get=10"). Run with 2 threads (-t2): deletes split by thread.
+--      BENCH_MIX (weights, e.g. "list=70,create=10,remove=10,get=10"),
+--      BENCH_FIELDS ("plain", or "organized": creates carry a priority, two tags and a due date).
+-- Run with 2 threads (-t2): the full-CRUD deletes are split by thread.
+-- "remove" deletes a task this thread created earlier in the run (the oldest first), so creates and
+-- removes together keep every list at its seeded length: a steady workload.
 
 local users = {}
 for line in io.lines(os.getenv("BENCH_USERS")) do
@@ -10,6 +14,8 @@ for line in io.lines(os.getenv("BENCH_USERS")) do
   for n in (spare or ""):gmatch("%d+") do spares[#spares + 1] = n end
   users[#users + 1] = { id = id, auth = "Bearer " .. token, tasks = ids, spare = spares }
 end
+local by_id = {}
+for _, user in ipairs(users) do by_id[user.id] = user end
 
 local mix, total = {}, 0
 for name, weight in os.getenv("BENCH_MIX"):gmatch("(%a+)=(%d+)") do
@@ -19,6 +25,11 @@ end
 
 local counter = 0
 local body = '{"title":"Benchmark task","description":"created by wrk"}'
+if os.getenv("BENCH_FIELDS") == "organized" then
+  body = '{"title":"Benchmark task","description":"created by wrk","priority":"high",'
+    .. '"tags":["work","bench"],"due_date":"2026-12-24T17:00","time_zone":"Europe/Berlin"}'
+end
+local created = {} -- tasks this thread created: { user, id }, oldest first
 local update = '{"title":"Benchmark task (edited)","completed":true}'
 
 function init(args)
@@ -35,6 +46,13 @@ request = function()
   local roll, op = math.random(total), nil
   for _, entry in ipairs(mix) do
     if roll <= entry.upto then op = entry.name break end
+  end
+  if op == "remove" then
+    local task = table.remove(created, 1)
+    if task then
+      return wrk.format("DELETE", "/api/" .. task.user.id .. "/tasks/" .. task.id, { ["Authorization"] = task.user.auth })
+    end
+    op = "create" -- nothing of ours to remove yet
   end
   if op == "list" then
     return wrk.format("GET", base, headers)
@@ -65,6 +83,10 @@ end
 statuses = {} -- global: done() reads each thread's copy
 response = function(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if status == 201 then
+    local id, user = body:match('^{"id":(%d+),"user_id":"([^"]+)"')
+    if id and by_id[user] then created[#created + 1] = { user = by_id[user], id = id } end
+  end
 end
 
 local threads = {}

@@ -31,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SECRET, cpu_seconds, database, server, service_env  # noqa: E402
+from bench.harness import SECRET, cpu_seconds, database, server, service_env  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from todo_api.auth.dev_token import issue_token  # noqa: E402
 
