@@ -146,14 +146,16 @@ def wrk(
 
 
 @contextmanager
-def database() -> Iterator[tuple[URL, str]]:
-    """BENCH_DATABASE_URL (this run's users removed afterwards), or an embedded PostgreSQL of its own."""
+def database(*, clean_up: bool = True) -> Iterator[tuple[URL, str]]:
+    """BENCH_DATABASE_URL (this run's users removed afterwards, unless `clean_up` is false), or an
+    embedded PostgreSQL of its own."""
     if url := os.environ.get("BENCH_DATABASE_URL"):
         given = to_psycopg_url(url, "BENCH_DATABASE_URL")
         try:
             yield given, "BENCH_DATABASE_URL"
         finally:
-            _remove_bench_tasks(given)
+            if clean_up:
+                _remove_bench_tasks(given)
         return
     folder = Path(tempfile.mkdtemp(prefix="todo-bench-"))
     embedded = EmbeddedPostgres(folder)

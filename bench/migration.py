@@ -63,7 +63,7 @@ async def measure(url: URL) -> list[str]:
         started = time.monotonic()
         conn.execute(
             "INSERT INTO tasks (user_id, title, description, completed)"
-            " SELECT 'user-' || (g % %s), 'Task ' || g, 'seeded', g % 3 = 0 FROM generate_series(1, %s) g",
+            " SELECT 'user-' || (g %% %s), 'Task ' || g, 'seeded', g %% 3 = 0 FROM generate_series(1, %s) g",
             (USERS, TASKS),
         )
         conn.execute("VACUUM ANALYZE tasks")
@@ -88,7 +88,7 @@ async def measure(url: URL) -> list[str]:
 
 
 def main() -> None:
-    with database() as (server_url, label):
+    with database(clean_up=False) as (server_url, label):  # a database of its own, dropped
         name = f"todo_bench_migration_{uuid.uuid4().hex[:8]}"
         admin = libpq_dsn(server_url)
         with psycopg.connect(admin, autocommit=True) as conn:

@@ -37,7 +37,7 @@ from bench.harness import (
     service_env,
     wrk,
 )
-from bench.report import render
+from bench.report import render, scenario_table
 from bench.scale import hundred_thousand_case, large_user_case
 from bench.seed import ORGANIZED, PLAIN, average_list_length, bench_users, create_tasks, seed, write_users
 from tests.support.ports import free_port
@@ -73,14 +73,16 @@ SCENARIOS = [
 ]
 # Features whose cost is measured on twin instances: the environment variable that turns each off.
 TWINS = {"metrics": "METRICS_ENABLED", "MCP": "MCP_ENABLED"}
+# BENCH_ONLY=steady: the floor and the two steady mixes alone (to compare checkouts, BENCH_SERVICE_ROOT).
+STEADY_ONLY = [scenario for scenario in SCENARIOS if scenario.connections == CONNECTIONS][:4]
 
 
 def main() -> None:
     # Stopped early (Ctrl-C, SIGTERM): unwind, so the servers and the database started here stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = os.environ.get("BENCH_ONLY")  # "metrics" or "MCP": only that feature's cost
-    if only is not None and only not in TWINS:
-        raise SystemExit(f"bench: BENCH_ONLY must be one of {', '.join(TWINS)}")
+    only = os.environ.get("BENCH_ONLY")  # "metrics" or "MCP": only that feature's cost; or "steady"
+    if only is not None and only not in {*TWINS, "steady"}:
+        raise SystemExit(f"bench: BENCH_ONLY must be one of {', '.join(TWINS)}, steady")
     with database() as (url, database_label), tempfile.TemporaryDirectory() as work:
         plain_file, organized_file = Path(work) / "plain.txt", Path(work) / "organized.txt"
         api_port, hello_port, floor_port = free_port(), free_port(), free_port()
@@ -106,7 +108,7 @@ def main() -> None:
             }
             results: list[Result] = []
             list_lengths: dict[str, float] = {}
-            for scenario in [] if only else SCENARIOS:
+            for scenario in STEADY_ONLY if only == "steady" else [] if only else SCENARIOS:
                 port, pid = targets[scenario.target]
                 users, users_file = (organized, organized_file) if scenario.organized else (plain, plain_file)
                 if "delete" in scenario.mix:  # tasks for the full-CRUD deletes, each removed exactly once
@@ -120,6 +122,9 @@ def main() -> None:
                                    scenario.connections, fields))  # fmt: skip
                 if scenario.target == "api":
                     list_lengths[scenario.name] = average_list_length(base_url, users_file)
+            if only == "steady":
+                print("\n".join(scenario_table(results, list_lengths)))
+                return
             costs = []
             for feature in [only] if only else list(TWINS):
                 print(f"running steady with {feature} on and off, alternating ...", flush=True)
