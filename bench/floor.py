@@ -12,7 +12,7 @@ from fastapi import FastAPI, Response
 from psycopg_pool import AsyncConnectionPool
 
 from todo_api.storage.urls import libpq_dsn, to_psycopg_url
-from todo_api.tasks.repository import LIST_ALL_SQL
+from todo_api.tasks.statements import LIST_ALL_SQL
 
 pool = AsyncConnectionPool(
     libpq_dsn(to_psycopg_url(os.environ["NEON_DATABASE_URL"], "NEON_DATABASE_URL")),

@@ -17,8 +17,7 @@ from bench.harness import SECRET
 from bench.seed import insert_tasks
 from todo_api.auth.dev_token import issue_token
 from todo_api.storage.urls import libpq_dsn
-from todo_api.tasks.queries import list_sql
-from todo_api.tasks.repository import list_params
+from todo_api.tasks.queries import list_params, list_sql
 from todo_api.web.listing import parse_list_parameters
 
 # The filters of the organize issue, each as a frontend would page through it.

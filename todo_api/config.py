@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # The task tools for AI agents at /mcp; off, there is no /mcp and no MCP metadata route.
     mcp_enabled: bool = True
 
+    # Every instance runs the reminder scheduler unless this is off; it polls for due reminders.
+    reminders_enabled: bool = True
+    reminder_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    notification_retention_days: int = Field(default=30, ge=1)
+
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The claim that holds the user id: Better Auth's jwt plugin puts it in `sub`; a frontend's own
     # HS256 token may use another name (the spec names `user_id` too).

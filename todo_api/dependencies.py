@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .auth.bearer import authenticate
+from .reminders.notifications import NotificationRepository
 from .tasks.repository import TaskRepository
 from .web.errors import DATABASE_UNAVAILABLE
 
@@ -75,5 +76,12 @@ async def task_repository(request: HTTPConnection) -> TaskRepository:
     return repository
 
 
+async def notification_repository(request: HTTPConnection) -> NotificationRepository:
+    require_schema(request)
+    repository: NotificationRepository = request.app.state.notifications
+    return repository
+
+
 CurrentUserId = Annotated[str, Depends(current_user_id)]
 Tasks = Annotated[TaskRepository, Depends(task_repository)]
+Notifications = Annotated[NotificationRepository, Depends(notification_repository)]

@@ -20,7 +20,9 @@ from .db import Database, is_unavailable
 from .mcp import endpoint as mcp_endpoint
 from .observability.metrics import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
 from .observability.request_id import REQUEST_ID_HEADER
-from .routes import health, tags, tasks
+from .reminders.notifications import NotificationRepository
+from .reminders.scheduler import run_scheduler
+from .routes import health, notifications, tags, tasks
 from .storage.migrate import upgrade_to_head
 from .tasks.backfill import keep_documents_current
 from .tasks.repository import TaskRepository
@@ -99,16 +101,21 @@ def _lifespan(
         await database.open()
         app.state.database = database
         app.state.repository = TaskRepository(database)
+        app.state.notifications = NotificationRepository(database)
         migrator = await _start_migrating(app, database_url, settings)
-        backfill = asyncio.create_task(keep_documents_current(database, app.state.schema_ready))
+        background = [asyncio.create_task(keep_documents_current(database, app.state.schema_ready))]
+        if settings.reminders_enabled:
+            background.append(asyncio.create_task(run_scheduler(
+                database, app.state.schema_ready, settings.reminder_poll_interval,
+                settings.notification_retention_days)))  # fmt: skip
         try:
             gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
             mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
             async with gauges, mcp_tasks:
                 yield
         finally:
-            migrator.cancel()
-            backfill.cancel()
+            for task in (migrator, *background):
+                task.cancel()
             await database.close()
             await jwks.aclose()
 
@@ -150,6 +157,7 @@ async def _migrate_until_done(
 def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSessionManager | None) -> None:
     app.include_router(tasks.router)
     app.include_router(tags.router)
+    app.include_router(notifications.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)

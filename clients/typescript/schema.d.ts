@@ -76,6 +76,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List my notifications, newest first */
+        get: operations["list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one notification read */
+        post: operations["read_notification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark all my notifications read */
+        post: operations["read_all_notifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -129,6 +180,51 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * NotificationRead
+         * @description A reminder that fired: what it was about, and whether the user has seen it.
+         * @example {
+         *       "created_at": "2026-12-04T15:30:00.412398+00:00",
+         *       "due_date": "2026-12-04T16:00:00.000000+00:00",
+         *       "id": 7,
+         *       "read": false,
+         *       "remind_at": "2026-12-04T15:30:00.000000+00:00",
+         *       "task_id": 42,
+         *       "title": "Pay rent"
+         *     }
+         */
+        NotificationRead: {
+            /** Id */
+            id: number;
+            /**
+             * Task Id
+             * @description The task, which may have been deleted since
+             */
+            task_id: number;
+            /**
+             * Title
+             * @description The task's title when the reminder fired
+             */
+            title: string;
+            /**
+             * Due Date
+             * @description The task's due date when the reminder fired
+             */
+            due_date: string | null;
+            /**
+             * Remind At
+             * Format: date-time
+             */
+            remind_at: string;
+            /**
+             * Created At
+             * Format: date-time
+             * @description When the reminder fired
+             */
+            created_at: string;
+            /** Read */
+            read: boolean;
         };
         /**
          * ServerErrorResponse
@@ -222,6 +318,24 @@ export interface components {
             due_date?: string | null;
             /** @default UTC */
             time_zone?: components["schemas"]["TimeZoneName"];
+            /**
+             * Recurrence
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @example weekly
+             * @example FREQ=MONTHLY;BYMONTHDAY=-1
+             * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
+             */
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            /**
+             * Remind At
+             * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.
+             */
+            remind_at?: string | null;
+            /**
+             * Reminder Minutes Before
+             * @description Remind this many minutes before the due date (for an all-day task, before the start of its day in `time_zone`); it moves with the due date. 0 to 40320 (four weeks); null: none.
+             */
+            reminder_minutes_before?: number | null;
         };
         /**
          * TaskPatch
@@ -268,6 +382,24 @@ export interface components {
              */
             due_date?: string | null;
             time_zone?: components["schemas"]["TimeZoneName"];
+            /**
+             * Recurrence
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @example weekly
+             * @example FREQ=MONTHLY;BYMONTHDAY=-1
+             * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
+             */
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            /**
+             * Remind At
+             * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.
+             */
+            remind_at?: string | null;
+            /**
+             * Reminder Minutes Before
+             * @description Remind this many minutes before the due date (for an all-day task, before the start of its day in `time_zone`); it moves with the due date. 0 to 40320 (four weeks); null: none.
+             */
+            reminder_minutes_before?: number | null;
         };
         /**
          * TaskRead
@@ -279,6 +411,9 @@ export interface components {
          *       "due_date": "2026-12-04T16:00:00.000000+00:00",
          *       "id": 42,
          *       "priority": "high",
+         *       "recurrence": "monthly",
+         *       "remind_at": "2026-12-04T15:30:00.000000+00:00",
+         *       "reminder_minutes_before": 30,
          *       "tags": [
          *         "home",
          *         "money"
@@ -317,6 +452,26 @@ export interface components {
             due_date: string | null;
             /** @description The zone of wall-clock due times and of all-day tasks */
             time_zone: components["schemas"]["TimeZoneName"];
+            /**
+             * Recurrence
+             * @description As sent: a word stays a word; a rule in its normal form (parts in order)
+             */
+            recurrence: ("daily" | "weekly" | "monthly" | "yearly") | string | null;
+            /**
+             * Remind At
+             * @description When the reminder fires (UTC); null: no reminder
+             */
+            remind_at: string | null;
+            /**
+             * Reminder Minutes Before
+             * @description null for a reminder at a fixed time
+             */
+            reminder_minutes_before: number | null;
+            /**
+             * Parent Task Id
+             * @description The occurrence of a recurring series this one follows; null for a first or plain task
+             */
+            parent_task_id: number | null;
             /**
              * Completed At
              * @description When the task was last completed; null while open
@@ -381,6 +536,24 @@ export interface components {
              */
             due_date?: string | null;
             time_zone?: components["schemas"]["TimeZoneName"];
+            /**
+             * Recurrence
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @example weekly
+             * @example FREQ=MONTHLY;BYMONTHDAY=-1
+             * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
+             */
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            /**
+             * Remind At
+             * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.
+             */
+            remind_at?: string | null;
+            /**
+             * Reminder Minutes Before
+             * @description Remind this many minutes before the due date (for an all-day task, before the start of its day in `time_zone`); it moves with the due date. 0 to 40320 (four weeks); null: none.
+             */
+            reminder_minutes_before?: number | null;
         };
         /**
          * TimeZoneName
@@ -1216,6 +1389,263 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TagCount"][];
                 };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    /** @description `Bearer` (with `error="invalid_token"` when it expired) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The URL's user is not the token's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over MAX_BODY_BYTES (64 KB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Unexpected error (details in the server log only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+            /** @description The database (or Better Auth's JWKS) is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+        };
+    };
+    list_notifications: {
+        parameters: {
+            query?: {
+                /** @description Only those not marked read yet. */
+                unread?: boolean;
+                /** @description At most this many. Without it: all. */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description The user whose tasks these are. It must equal the token's user (else 403). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRead"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    /** @description `Bearer` (with `error="invalid_token"` when it expired) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The URL's user is not the token's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over MAX_BODY_BYTES (64 KB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Unexpected error (details in the server log only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+            /** @description The database (or Better Auth's JWKS) is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+        };
+    };
+    read_notification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The notification's id. */
+                notification_id: number;
+                /** @description The user whose tasks these are. It must equal the token's user (else 403). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    /** @description `Bearer` (with `error="invalid_token"` when it expired) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The URL's user is not the token's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such notification for this user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over MAX_BODY_BYTES (64 KB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Unexpected error (details in the server log only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+            /** @description The database (or Better Auth's JWKS) is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+        };
+    };
+    read_all_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user whose tasks these are. It must equal the token's user (else 403). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, expired or invalid token */
             401: {

@@ -55,6 +55,9 @@ EXPECTED_STATUSES = {
     ("delete", "/api/{user_id}/tasks/{task_id}"): {"204", "404", "412"} | _ANY,
     ("patch", "/api/{user_id}/tasks/{task_id}/complete"): {"200", "404", "412"} | _ANY,
     ("get", "/api/{user_id}/tags"): {"200"} | _ANY,
+    ("get", "/api/{user_id}/notifications"): {"200"} | _ANY,
+    ("post", "/api/{user_id}/notifications/{notification_id}/read"): {"200", "404"} | _ANY,
+    ("post", "/api/{user_id}/notifications/read"): {"204"} | _ANY,
 }
 
 

@@ -31,7 +31,8 @@ def task_bytes(
     return (
         f'{{"id":{task_id},"user_id":"{user}","title":{title},"description":{description},'
         f'"completed":{"true" if completed else "false"},"priority":"medium","tags":[],"due_date":null,'
-        f'"time_zone":"UTC","completed_at":{completed_at},"created_at":"{created}","updated_at":"{updated}"}}'
+        f'"time_zone":"UTC","recurrence":null,"remind_at":null,"reminder_minutes_before":null,'
+        f'"parent_task_id":null,"completed_at":{completed_at},"created_at":"{created}","updated_at":"{updated}"}}'
     ).encode()
 
 

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
 from todo_api.storage.urls import libpq_dsn
-from todo_api.tasks.queries import ListQuery, list_sql
-from todo_api.tasks.repository import TaskRepository, list_params
+from todo_api.tasks.queries import ListQuery, list_params, list_sql
+from todo_api.tasks.repository import TaskRepository
 
 from ..support.auth import auth, new_user
 from ..support.tasks import create_task

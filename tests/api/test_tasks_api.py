@@ -10,6 +10,7 @@ from ..support.tasks import create_task
 TASK_FIELDS = {
     *("id", "user_id", "title", "description", "completed"),
     *("priority", "tags", "due_date", "time_zone", "completed_at", "created_at", "updated_at"),
+    *("recurrence", "remind_at", "reminder_minutes_before", "parent_task_id"),
 }
 
 
@@ -42,6 +43,12 @@ async def test_create_returns_201_with_the_persisted_task(client: httpx.AsyncCli
         "UTC",
     )
     assert task["completed_at"] is None
+    assert (
+        task["recurrence"],
+        task["remind_at"],
+        task["reminder_minutes_before"],
+        task["parent_task_id"],
+    ) == ((None, None, None, None))
     assert parse_time(task["created_at"]) == parse_time(task["updated_at"])
     assert abs(
         parse_time(task["created_at"]) - datetime.now(parse_time(task["created_at"]).tzinfo)

@@ -34,7 +34,8 @@ from ..support.tasks import create_task
 
 pytestmark = pytest.mark.slow
 
-TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task", "list_notifications"}
+TIMES = ("recurrence", "remind_at", "reminder_minutes_before")
 MISSING_ID = 987_654_321
 NOT_FOUND = "Task not found"
 FORBIDDEN = "You can only access your own tasks"
@@ -131,15 +132,26 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
     assert set(tools) == TOOLS
     inputs = {name: tool.input_schema for name, tool in tools.items()}
     assert {name: set(schema["properties"]) for name, schema in inputs.items()} == {
-        "add_task": {"title", "description", "priority", "tags", "due_date", "time_zone", "user_id"},
+        "add_task": {"title", "description", "priority", "tags", "due_date", "time_zone", *TIMES, "user_id"},
         "list_tasks": {
             *("status", "priority", "tag", "due_before", "due_after", "overdue", "search", "sort", "user_id")
         },
         "complete_task": {"task_id", "user_id"},
         "delete_task": {"task_id", "user_id"},
         "update_task": {
-            *("task_id", "title", "description", "priority", "tags", "due_date", "time_zone", "user_id")
+            *(
+                "task_id",
+                "title",
+                "description",
+                "priority",
+                "tags",
+                "due_date",
+                "time_zone",
+                *TIMES,
+                "user_id",
+            )
         },
+        "list_notifications": {"user_id"},
     }
     assert {name: schema.get("required", []) for name, schema in inputs.items()} == {
         "add_task": ["title"],
@@ -147,6 +159,7 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
         "complete_task": ["task_id"],
         "delete_task": ["task_id"],
         "update_task": ["task_id"],
+        "list_notifications": [],
     }
     # The REST API's own rules, stated in the schema a model reads.
     assert inputs["add_task"]["properties"]["title"]["pattern"] == TITLE_PATTERN
@@ -160,6 +173,7 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
     outputs = {name: tool.output_schema or {} for name, tool in tools.items()}
     assert set(outputs["add_task"]["properties"]) == {"task_id", "status", "title"}
     assert set(outputs["list_tasks"]["properties"]) == {"tasks"}
+    assert set(outputs["list_notifications"]["properties"]) == {"notifications"}
     changes = {
         "add_task": "created",
         "complete_task": "completed",
@@ -172,6 +186,50 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
 
 
 # --- every tool, checked through REST ----------------------------------------------------------
+
+
+async def test_a_recurring_task_with_a_reminder_through_mcp(
+    api: Service, rest: httpx.AsyncClient, user: str
+) -> None:
+    async with mcp_session(api, make_token(user)) as session:
+        weekly = {"recurrence": "weekly", "reminder_minutes_before": 15, "time_zone": "Europe/Berlin"}
+        added = await ok(session, "add_task", title="Water plants", due_date="2026-11-30T09:00", **weekly)
+        [task] = await rest_tasks(rest, user)
+        assert (task["recurrence"], task["reminder_minutes_before"]) == ("weekly", 15)
+        assert task["remind_at"] == "2026-11-30T07:45:00.000000+00:00"
+        done = await session.call_tool("complete_task", {"task_id": added["task_id"]})
+        assert not done.is_error
+        _, following = await rest_tasks(rest, user)
+        assert following["parent_task_id"] == task["id"]
+        assert text(done).endswith(f"the next one is task {following['id']}, due {following['due_date']}")
+        listed = (await ok(session, "list_tasks", status="pending"))["tasks"]
+        assert [(t["id"], t["recurrence"], t["reminder_minutes_before"]) for t in listed] == [
+            (following["id"], "weekly", 15)
+        ]
+        refused_rule = await refused(session, "update_task", task_id=following["id"], recurrence="hourly")
+        assert refused_rule.startswith("Invalid arguments: recurrence: ")
+        no_due = await refused(session, "add_task", title="t", recurrence="daily")
+        assert no_due == "Invalid arguments: recurrence: a recurring task needs a due date"
+
+
+async def test_list_notifications_gives_the_unread_reminders(
+    api: Service, rest: httpx.AsyncClient, user: str
+) -> None:
+    async with mcp_session(api, make_token(user)) as session:
+        await ok(
+            session, "add_task", title="Call the bank", remind_at="2020-01-01T09:00:00Z"
+        )  # long past: at once
+        for _ in range(50):
+            found = (await ok(session, "list_notifications"))["notifications"]
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        [notification] = found
+        assert (notification["title"], notification["read"]) == ("Call the bank", False)
+        await rest.post(f"/api/{user}/notifications/read", headers=auth(user))
+        assert (await ok(session, "list_notifications"))["notifications"] == []
+        empty = await session.call_tool("list_notifications", {})
+        assert text(empty) == "0 unread notifications"
 
 
 async def test_priority_tags_and_due_dates_round_trip_through_mcp_and_rest(

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 
 from ..models import DESCRIPTION_MAX_LENGTH
-from ..tasks.fields import Description, DueDate, Priority, Tags, Title, zone_name
+from ..reminders.schemas import NotificationRead
+from ..tasks.fields import Description, Priority, Tags, Title
 from ..tasks.schemas import TaskRead
+from ..tasks.time_fields import DueDate, Recurrence, RemindAt, ReminderMinutes, zone_name
 from ..web.listing import DueBound, PriorityFilter, Search, SortParam, TagFilter
 
 UserId = Annotated[
@@ -39,6 +41,15 @@ ZoneName = Annotated[
     Field(description='The user\'s IANA time zone, e.g. "Europe/Berlin" or "America/New_York".'),
 ]
 _PRIORITY = 'One of "low", "medium" (the default), "high", "urgent".'
+_RECURRENCE = (
+    'How it repeats, if it does: "daily", "weekly", "monthly", "yearly", or an RRULE such as'
+    ' "FREQ=WEEKLY;BYDAY=MO" (every Monday) or "FREQ=MONTHLY;BYMONTHDAY=-1" (the last day of each month).'
+    " Needs a due_date: the first occurrence. Completing it creates the next one."
+)
+_REMIND_AT = "When to remind the user, as a date-time (without an offset: in time_zone); null: no reminder."
+_MINUTES = (
+    "Or: remind this many minutes before the due date (30 for half an hour); it moves with the due date."
+)
 _TAGS = 'Labels such as ["work", "errands"] (up to 20).'
 
 
@@ -51,6 +62,9 @@ class AddTaskArguments(BaseModel):
     tags: Annotated[Tags, Field(description=_TAGS)] = []
     due_date: Annotated[DueDate, Field(description=_DUE)] = None
     time_zone: ZoneName = "UTC"
+    recurrence: Annotated[Recurrence, Field(description=_RECURRENCE)] = None
+    remind_at: Annotated[RemindAt, Field(description=_REMIND_AT)] = None
+    reminder_minutes_before: Annotated[ReminderMinutes, Field(description=_MINUTES)] = None
     user_id: UserId = None
 
     def values(self) -> dict[str, Any]:
@@ -90,6 +104,9 @@ class UpdateTaskArguments(BaseModel):
     tags: Annotated[Tags, Field(description=f"{_TAGS} Replaces the task's tags.")] = None  # type: ignore[assignment]
     due_date: Annotated[DueDate, Field(description=_DUE)] = None
     time_zone: ZoneName = None  # type: ignore[assignment]
+    recurrence: Annotated[Recurrence, Field(description=f"{_RECURRENCE} null stops it.")] = None
+    remind_at: Annotated[RemindAt, Field(description=_REMIND_AT)] = None
+    reminder_minutes_before: Annotated[ReminderMinutes, Field(description=_MINUTES)] = None
     user_id: UserId = None
 
     def changes(self) -> dict[str, Any]:
@@ -119,6 +136,16 @@ class TaskDeleted(TaskChange):
 
 class TaskUpdated(TaskChange):
     status: Literal["updated"]
+
+
+class NotificationsArguments(BaseModel):
+    user_id: UserId = None
+
+
+class NotificationList(BaseModel):
+    """The unread notifications (reminders that fired), newest first."""
+
+    notifications: list[NotificationRead]
 
 
 class ListedTask(TaskRead):

@@ -10,10 +10,9 @@ model can read.
 Who is calling comes only from the access token (see `endpoint`), never from an argument.
 """
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import mcp.types as types
 from fastapi import HTTPException
@@ -23,15 +22,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ..auth.bearer import FORBIDDEN, log_other_user
-from ..dependencies import task_repository
-from ..tasks.queries import ListQuery
-from ..tasks.repository import TaskRepository
+from ..dependencies import notification_repository, task_repository
+from ..tasks.timing import InvalidChange
 from ..web.database_errors import report_database_error
-from ..web.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, TASK_NOT_FOUND
+from ..web.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR
 from .arguments import (
     AddTaskArguments,
     ListTasksArguments,
-    TaskChange,
+    NotificationList,
+    NotificationsArguments,
     TaskCompleted,
     TaskCreated,
     TaskDeleted,
@@ -40,6 +39,16 @@ from .arguments import (
     TaskUpdated,
     UpdateTaskArguments,
 )
+from .handlers import (
+    Stores,
+    ToolFailure,
+    add_task,
+    complete_task,
+    delete_task,
+    list_notifications,
+    list_tasks,
+    update_task,
+)
 
 INSTRUCTIONS = (
     "Tools for the signed-in user's to-do list. Every tool acts on that user's own tasks only. "
@@ -47,11 +56,7 @@ INSTRUCTIONS = (
 )
 
 
-class ToolFailure(Exception):
-    """A refusal the model should read (validation, not found, forbidden): becomes an error result."""
-
-
-Handler = Callable[[TaskRepository, str, Any], Awaitable[types.CallToolResult]]
+Handler = Callable[[Stores, str, Any], Awaitable[types.CallToolResult]]
 
 
 @dataclass(frozen=True)
@@ -63,102 +68,21 @@ class _Tool:
     annotations: types.ToolAnnotations
 
 
-def _changed(task_json: str, result: type[TaskChange], verb: str) -> types.CallToolResult:
-    task = json.loads(task_json)
-    [status] = get_args(result.model_fields["status"].annotation)
-    change = result(task_id=task["id"], status=status, title=task["title"])
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=f'{verb} task {change.task_id}: "{change.title}"')],
-        structured_content=change.model_dump(mode="json"),
-    )
-
-
-async def add_task(repository: TaskRepository, user_id: str, args: AddTaskArguments) -> types.CallToolResult:
-    task = await repository.create(user_id, args.values())
-    return _changed(task.json, TaskCreated, "Created")
-
-
-def _list_query(args: ListTasksArguments) -> ListQuery | None:
-    """The REST list's query for these arguments; None for the plain list (every task, oldest first)."""
-    query = ListQuery(
-        sort=args.sort,
-        completed=None if args.status == "all" else args.status == "completed",
-        search=args.search,
-        priorities=args.priority,  # type: ignore[arg-type]  # parsed by its validator
-        tags=args.tag,  # type: ignore[arg-type]
-        due_before=args.due_before,  # type: ignore[arg-type]
-        due_after=args.due_after,  # type: ignore[arg-type]
-        overdue=args.overdue,
-    )
-    return None if query == ListQuery() else query
-
-
-def _task_line(task: dict[str, Any]) -> str:
-    """`- 7 [ ] Pay rent (high, due 2026-12-04T16:00:00.000000+00:00, #home): details`"""
-    facts = [task["priority"]] + ([f"due {task['due_date']}"] if task["due_date"] else [])
-    facts += [f"#{tag}" for tag in task["tags"]]
-    details = f": {task['description']}" if task["description"] else ""
-    return (
-        f"- {task['id']} [{'x' if task['completed'] else ' '}] {task['title']} ({', '.join(facts)}){details}"
-    )
-
-
-async def list_tasks(
-    repository: TaskRepository, user_id: str, args: ListTasksArguments
-) -> types.CallToolResult:
-    query = _list_query(args)
-    page = await (repository.list_all(user_id) if query is None else repository.page(user_id, query))
-    tasks: list[dict[str, Any]] = json.loads(page.json)
-    kind = "" if args.status == "all" else f"{args.status} "
-    lines = [f"{len(tasks)} {kind}task{'' if len(tasks) == 1 else 's'}" + (":" if tasks else ".")]
-    lines += map(_task_line, tasks)
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text="\n".join(lines))],
-        structured_content={"tasks": tasks},
-    )
-
-
-async def complete_task(
-    repository: TaskRepository, user_id: str, args: TaskIdArguments
-) -> types.CallToolResult:
-    # Not the toggle: completing a done task leaves it done.
-    task = await repository.update(user_id, args.task_id, {"completed": True})
-    if task is None:
-        raise ToolFailure(TASK_NOT_FOUND)
-    return _changed(task.json, TaskCompleted, "Completed")
-
-
-async def delete_task(
-    repository: TaskRepository, user_id: str, args: TaskIdArguments
-) -> types.CallToolResult:
-    task = await repository.delete(user_id, args.task_id)  # the deleted task, for its title
-    if task is None:
-        raise ToolFailure(TASK_NOT_FOUND)
-    return _changed(task.json, TaskDeleted, "Deleted")
-
-
-async def update_task(
-    repository: TaskRepository, user_id: str, args: UpdateTaskArguments
-) -> types.CallToolResult:
-    task = await repository.update(user_id, args.task_id, args.changes())
-    if task is None:
-        raise ToolFailure(TASK_NOT_FOUND)
-    return _changed(task.json, TaskUpdated, "Updated")
-
-
 TOOLS: dict[str, _Tool] = {
     "add_task": _Tool(
         "Add a new task to the user's to-do list. Use it when the user asks to add, create, note or"
-        " remember something to do. Returns the new task's id.",
+        " remember something to do, with the priority, tags, due date, repetition and reminder they say"
+        ' ("pay rent, high priority, due Friday, every month, remind me a day before"). Returns its id.',
         AddTaskArguments,
         TaskCreated,
         add_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
     ),
     "list_tasks": _Tool(
-        "List the user's tasks, oldest first, with their ids. Use it to answer what is on the list,"
-        ' what is still open (status "pending") or done ("completed"), and to find the id of a task'
-        " before completing, updating or deleting it.",
+        "List the user's tasks, oldest first unless sorted, with their ids, priorities, tags and due"
+        ' dates. Use it to answer what is on the list, what is still open (status "pending") or done'
+        ' ("completed"), what is urgent, overdue or due this week, and to find the id of a task before'
+        " completing, updating or deleting it.",
         ListTasksArguments,
         TaskList,
         list_tasks,
@@ -166,7 +90,8 @@ TOOLS: dict[str, _Tool] = {
     ),
     "complete_task": _Tool(
         "Mark a task as done. Use it when the user says a task is finished. A task that is already"
-        " done stays done. If you do not know the task's id, call list_tasks first.",
+        " done stays done; a repeating one gets its next occurrence. If you do not know the task's id,"
+        " call list_tasks first.",
         TaskIdArguments,
         TaskCompleted,
         complete_task,
@@ -182,12 +107,21 @@ TOOLS: dict[str, _Tool] = {
         types.ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False),
     ),
     "update_task": _Tool(
-        "Change a task's title and/or description, e.g. to fix or reword it. Only what you pass"
-        " changes. To mark a task done, use complete_task instead.",
+        "Change a task's title, description, priority, tags, due date, time zone, repetition or"
+        " reminder, e.g. to reword or move it. Only what you pass changes. To mark a task done, use"
+        " complete_task instead.",
         UpdateTaskArguments,
         TaskUpdated,
         update_task,
         types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    ),
+    "list_notifications": _Tool(
+        "List the user's unread notifications: the reminders that have fired, newest first. Use it"
+        " when the user asks what they were reminded of, or what needs their attention now.",
+        NotificationsArguments,
+        NotificationList,
+        list_notifications,
+        types.ToolAnnotations(read_only_hint=True),
     ),
 }
 
@@ -244,12 +178,14 @@ async def _call_tool(
     except ValidationError as error:
         return _invalid(error)
     try:
-        repository = await task_repository(request)  # 503 while the schema is not ready
-        return await tool.handler(repository, user_id, args)
+        stores = Stores(await task_repository(request), await notification_repository(request))
+        return await tool.handler(stores, user_id, args)  # 503 above while the schema is not ready
     except HTTPException as refusal:
         return _failure(str(refusal.detail))
     except ToolFailure as failure:
         return _failure(str(failure))
+    except InvalidChange as error:
+        return _failure(f"Invalid arguments: {error.field}: {error}")
     except Exception as error:
         # As the REST error handlers do: a message for the model, the details for our log only.
         unavailable = report_database_error(request, error, tool=params.name)

@@ -78,6 +78,10 @@ AUTH_FAILURES = Counter(
     "todo_api_auth_failures_total", "Requests refused by authentication or authorization", ["reason"]
 )
 JWKS_FETCHES = Counter("todo_api_jwks_fetches_total", "Fetches of Better Auth's JWKS", ["outcome"])
+REMINDERS_FIRED = Counter("todo_api_reminders_fired_total", "Reminders turned into notifications")
+NOTIFICATIONS_PURGED = Counter(
+    "todo_api_notifications_purged_total", "Notifications deleted after NOTIFICATION_RETENTION_DAYS"
+)
 BUILD_INFO = Gauge(
     "todo_api_build_info", "The running version (always 1)", ["version"], multiprocess_mode="max"
 )

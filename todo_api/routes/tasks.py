@@ -10,8 +10,9 @@ from ..dependencies import CurrentUserId, Tasks
 from ..tasks.queries import ListQuery
 from ..tasks.repository import Task, TaskRepository, VersionMismatch
 from ..tasks.schemas import TaskCreate, TaskPatch, TaskRead, TaskUpdate
+from ..tasks.timing import InvalidChange
 from ..web.conditional import etag, if_match_versions, none_match
-from ..web.errors import TASK_NOT_FOUND
+from ..web.errors import TASK_NOT_FOUND, invalid
 from ..web.listing import QUERY_PARAMETERS_OPENAPI, list_query, pagination_headers
 from ..web.responses import (
     AUTHENTICATED,
@@ -46,9 +47,12 @@ def _task_response(task: Task | None, status_code: int = status.HTTP_200_OK) -> 
 
 
 async def _conditionally(write: Awaitable[T]) -> T:
-    """The write's result, or 412 if its If-Match named an older version."""
+    """The write's result; 412 if its If-Match named an older version, 422 for fields that do not
+    go together (a recurring task without a due date)."""
     try:
         return await write
+    except InvalidChange as error:
+        raise invalid("body", error.field, str(error)) from None
     except VersionMismatch as stale:
         raise HTTPException(
             status.HTTP_412_PRECONDITION_FAILED,
@@ -91,7 +95,8 @@ async def list_tasks(
     summary="Create a task",
 )
 async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Tasks) -> Response:
-    return _task_response(await repository.create(user_id, task.model_dump()), status.HTTP_201_CREATED)
+    created = await _conditionally(repository.create(user_id, task.model_dump()))
+    return _task_response(created, status.HTTP_201_CREATED)
 
 
 @router.get(

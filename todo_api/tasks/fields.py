@@ -1,13 +1,10 @@
-"""The rules of a task's text fields, shared by the REST bodies, the list parameters and the MCP tools."""
+"""The rules of a task's text, priority and tags, shared by REST bodies, list parameters and MCP tools."""
 
-from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
 from ..models import DESCRIPTION_MAX_LENGTH, MAX_TAGS, PRIORITIES, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
-from .due import parse_due
-from .zones import TimeZoneName, canonical_zone
 
 # PostgreSQL text cannot hold NUL.
 NO_NUL = r"^[^\x00]*$"
@@ -154,42 +151,3 @@ Tags = Annotated[
         }
     ),
 ]
-
-
-def _due(value: object) -> object:
-    if isinstance(value, str):
-        return parse_due(value)
-    if value is None:
-        return None
-    raise ValueError("must be a date (YYYY-MM-DD), an RFC 3339 date-time, or null")
-
-
-DueDate = Annotated[
-    date | datetime | None,
-    BeforeValidator(_due),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "format": "date"},
-                {"type": "string", "format": "date-time"},
-                {"type": "null"},
-            ],
-            "description": (
-                'A date ("2026-12-05": all day, overdue once that day has ended in `time_zone`), or a'
-                " date-time: with an offset it is that instant (returned in UTC); without one"
-                ' ("2026-12-05T17:00", as datetime-local inputs send) it is wall-clock time in'
-                " `time_zone`. null: no due date."
-            ),
-            "examples": ["2026-12-05", "2026-12-05T17:00:00+01:00"],
-        }
-    ),
-]
-
-
-def zone_name(value: object) -> str:
-    if isinstance(value, str) and (name := canonical_zone(value)) is not None:
-        return name
-    raise ValueError('must be an IANA time zone name, such as "Europe/Berlin" or "UTC"')
-
-
-TimeZone = Annotated[TimeZoneName, BeforeValidator(zone_name)]

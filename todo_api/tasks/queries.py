@@ -9,12 +9,12 @@ GIN index whose keys carry the owner); every sort is an index order, so a page i
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import NamedTuple
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
 
 # The stored JSON of a task, or (for a row written before the document had its current fields, until
 # storage/backfill.py re-renders it) the same JSON rendered now.
-DOCUMENT_VERSION = 4
+DOCUMENT_VERSION = 5
 TASK_JSON = f"CASE WHEN document_version >= {DOCUMENT_VERSION} THEN document ELSE task_document(tasks) END"
 
 # ISO 8601 in UTC with an explicit offset, microseconds always present (cursor keys).
@@ -155,3 +155,25 @@ def list_sql(query: ListQuery) -> str:
             FROM tasks WHERE {matching}{keyset} ORDER BY {sort.order_by}{limit}
         ) t ON true
         ORDER BY {outer_order}"""
+
+
+def list_params(user_id: str, query: ListQuery) -> dict[str, Any]:
+    """The parameters of `list_sql(query)` for this user."""
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "completed": query.completed,
+        "offset": query.offset,
+        "priorities": None if query.priorities is None else list(query.priorities),
+        "due_before": query.due_before,
+        "due_after": query.due_after,
+        "now": query.now or datetime.now(UTC),
+    }
+    if query.search is not None:
+        params["pattern"] = f"%{escape_like(query.search)}%"
+    if query.tags is not None:
+        params["tag_keys"] = [f"{user_id}\x1f{tag}" for tag in query.tags]  # as task_tag_keys() makes them
+    if query.limit is not None:
+        params["fetch"] = query.limit + 1  # one more than asked: tells whether more follow
+    for n, value in enumerate(query.after or ()):
+        params[f"after_{n}"] = value
+    return params

@@ -3,11 +3,15 @@
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
 
 from ..models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
-from .fields import Description, DueDate, Priority, PriorityName, Tags, TimeZone, Title
+from .fields import Description, Priority, PriorityName, Tags, Title
+from .time_fields import DueDate, Recurrence, RemindAt, ReminderMinutes, StoredRecurrence, TimeZone
 from .zones import TimeZoneName
+
+# Peers send the rule under these names too.
+_RECURRENCE_NAMES = AliasChoices("recurrence", "recurrence_pattern", "recurrence_rule")
 
 _EXAMPLE_TASK: dict[str, Any] = {
     "id": 42,
@@ -19,6 +23,10 @@ _EXAMPLE_TASK: dict[str, Any] = {
     "tags": ["home", "money"],
     "due_date": "2026-12-04T16:00:00.000000+00:00",
     "time_zone": "Europe/Berlin",
+    "recurrence": "monthly",
+    "remind_at": "2026-12-04T15:30:00.000000+00:00",
+    "reminder_minutes_before": 30,
+    "parent_task_id": None,
     "completed_at": None,
     "created_at": "2026-11-27T15:13:39.139968+00:00",
     "updated_at": "2026-11-27T15:13:39.139968+00:00",
@@ -45,6 +53,9 @@ class TaskCreate(BaseModel):
     tags: Tags = []
     due_date: DueDate = None
     time_zone: TimeZone = TimeZoneName("UTC")
+    recurrence: Recurrence = Field(default=None, validation_alias=_RECURRENCE_NAMES)
+    remind_at: RemindAt = None
+    reminder_minutes_before: ReminderMinutes = None
 
 
 class TaskUpdate(BaseModel):
@@ -66,6 +77,9 @@ class TaskUpdate(BaseModel):
     tags: Tags = None  # type: ignore[assignment]
     due_date: DueDate = None
     time_zone: TimeZone = None  # type: ignore[assignment]
+    recurrence: Recurrence = Field(default=None, validation_alias=_RECURRENCE_NAMES)
+    remind_at: RemindAt = None
+    reminder_minutes_before: ReminderMinutes = None
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; a `null` for `completed` means "leave it"."""
@@ -99,6 +113,12 @@ class TaskRead(BaseModel):
         description="A date for an all-day task, else a date-time in UTC (+00:00); null: none"
     )
     time_zone: TimeZoneName = Field(description="The zone of wall-clock due times and of all-day tasks")
+    recurrence: StoredRecurrence
+    remind_at: datetime | None = Field(description="When the reminder fires (UTC); null: no reminder")
+    reminder_minutes_before: int | None = Field(description="null for a reminder at a fixed time")
+    parent_task_id: int | None = Field(
+        description="The occurrence of a recurring series this one follows; null for a first or plain task"
+    )
     completed_at: datetime | None = Field(description="When the task was last completed; null while open")
     created_at: datetime = Field(description="ISO 8601, UTC, with an explicit +00:00 offset")
     updated_at: datetime = Field(description="Strictly increases with every change")

@@ -22,6 +22,13 @@ INTERNAL_ERROR = "Internal server error"
 TASK_NOT_FOUND = "Task not found"
 
 
+def invalid(location: str, name: str, message: str) -> RequestValidationError:
+    """FastAPI's own 422, for a rule checked after validation: `location` is "body" or "query"."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (location, name), "msg": f"Value error, {message}", "input": None}]
+    )
+
+
 class AsciiJSONResponse(JSONResponse):
     """JSON with non-ASCII escaped: an echoed input holding half a surrogate pair still renders."""
 

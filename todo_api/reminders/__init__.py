@@ -1,0 +1,1 @@
+"""Reminders: the scheduler every instance runs, and the notifications it writes."""
