@@ -5,6 +5,7 @@ The scheduler polls every second, so a reminder due now is a notification within
 """
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -191,12 +192,13 @@ async def test_old_notifications_are_purged(
     assert [n["id"] for n in await notifications_of(client, user, 1)] == [new["id"]]
 
 
-async def test_the_claim_reads_the_partial_index(database_url: URL, app: FastAPI) -> None:
+async def test_the_claim_reads_only_pending_reminders(database_url: URL, app: FastAPI) -> None:
     from todo_api.reminders.scheduler import FIRE_SQL
 
     with psycopg.connect(libpq_dsn(database_url)) as conn:
         plan = "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + FIRE_SQL))
-    assert "ix_tasks_pending_reminders" in plan, plan
+    # On a small table the planner may take either partial index; both hold pending rows only.
+    assert re.search(r"Index Scan using ix_tasks_(user_id_)?pending_reminders on tasks", plan), plan
     assert await fire_due_reminders(app.state.database) >= 0
 
 
