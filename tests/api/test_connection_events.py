@@ -5,6 +5,7 @@ an embedded server of the test's own where the test stops, restarts or freezes i
 """
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -59,6 +60,25 @@ async def test_no_request_fails_after_every_connection_is_dropped(
 
         listed = (await client.get(base, headers=headers)).json()
         assert [task["title"] for task in listed] == ["New"]  # every write landed exactly once
+
+
+async def test_a_dropped_connection_past_descriptor_1023_is_still_noticed(fresh_database: URL) -> None:
+    # A service with a thousand open event streams hands its pool connections descriptors past
+    # 1023, where select() refuses to look; the liveness check must still see the server's goodbye.
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        settings = make_settings(database_idle_check=0.2, database_pool_min_size=2)
+        async with serving(settings, fresh_database) as (app, client):
+            headers, base = auth(user := new_user()), f"/api/{user}/tasks"
+            assert (await client.post(base, json={"title": "Kept"}, headers=headers)).status_code == 201
+            await app.state.database.pool.wait(10)
+            assert drop_connections(fresh_database) >= 2
+            await asyncio.sleep(0.5)
+            responses = await asyncio.gather(*[client.get(base, headers=headers) for _ in range(4)])
+            assert [r.status_code for r in responses] == [200] * 4
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 # --- PostgreSQL restarted under load --------------------------------------------------------------

@@ -47,8 +47,11 @@ def connection_options(url: URL, settings: Settings) -> dict[str, Any]:
 
 def is_readable(fd: int) -> bool:
     """Bytes (or EOF) waiting on an idle connection: the server's goodbye, without a round trip."""
-    readable, _, _ = select.select([fd], [], [], 0)
-    return bool(readable)
+    # poll(), not select(): select() refuses descriptors past 1023, and a service holding a
+    # thousand open event streams hands its pool connections such descriptors.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def sever(fd: int) -> None:
