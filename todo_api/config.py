@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     reminder_poll_interval: float = Field(default=1.0, gt=0, le=60)
     notification_retention_days: int = Field(default=30, ge=1)
 
+    # The event log: how long events are kept (streams resume within it), and the NATS JetStream relay.
+    event_retention_hours: int = Field(default=24, ge=1)
+    events_nats_url: SecretStr | None = None
+    events_nats_stream: str = Field(default="TODO_EVENTS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    events_source: str = Field(default="/todo-api", min_length=1, description="The CloudEvents `source`.")
+
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The claim that holds the user id: Better Auth's jwt plugin puts it in `sub`; a frontend's own
     # HS256 token may use another name (the spec names `user_id` too).
@@ -74,6 +80,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "neon_database_url",
+        "events_nats_url",
         "better_auth_secret",
         "better_auth_jwks_url",
         "better_auth_issuer",

@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .auth.bearer import authenticate
+from .events.hub import EventHub
+from .events.log import EventLog
 from .reminders.notifications import NotificationRepository
 from .tasks.repository import TaskRepository
 from .web.errors import DATABASE_UNAVAILABLE
@@ -82,6 +84,12 @@ async def notification_repository(request: HTTPConnection) -> NotificationReposi
     return repository
 
 
+async def event_sources(request: HTTPConnection) -> tuple[EventLog, EventHub]:
+    require_schema(request)
+    return request.app.state.event_log, request.app.state.event_hub
+
+
 CurrentUserId = Annotated[str, Depends(current_user_id)]
 Tasks = Annotated[TaskRepository, Depends(task_repository)]
 Notifications = Annotated[NotificationRepository, Depends(notification_repository)]
+EventSources = Annotated[tuple[EventLog, EventHub], Depends(event_sources)]

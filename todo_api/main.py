@@ -17,17 +17,22 @@ from .auth.jwks import JwksKeySource
 from .auth.jwt import TokenVerifier
 from .config import DATABASE_URL_VARIABLE, Settings
 from .db import Database, is_unavailable
+from .events.hub import EventHub
+from .events.log import EventLog
+from .events.relay import Relay
+from .events.upkeep import run_upkeep
 from .mcp import endpoint as mcp_endpoint
 from .observability.metrics import METRICS_PATH, TelemetryMiddleware, metrics_response, pool_gauges
 from .observability.request_id import REQUEST_ID_HEADER
 from .reminders.notifications import NotificationRepository
 from .reminders.scheduler import run_scheduler
-from .routes import health, notifications, tags, tasks
+from .routes import events, health, notifications, tags, tasks
 from .storage.migrate import upgrade_to_head
 from .tasks.backfill import keep_documents_current
 from .tasks.repository import TaskRepository
 from .web.errors import install_error_handlers
 from .web.middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
+from .web.responses import without_item_schemas
 
 logger = logging.getLogger("todo_api")
 
@@ -63,6 +68,8 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.token_verifier = _token_verifier(settings, jwks)
+    fastapi_document = app.openapi
+    app.openapi = lambda: without_item_schemas(fastapi_document())  # type: ignore[method-assign]
     _add_routes(app, settings, mcp_sessions)
     install_error_handlers(app)
     _add_middleware(app, settings)
@@ -102,12 +109,9 @@ def _lifespan(
         app.state.database = database
         app.state.repository = TaskRepository(database)
         app.state.notifications = NotificationRepository(database)
+        app.state.event_log, app.state.event_hub = EventLog(database), EventHub(database)
         migrator = await _start_migrating(app, database_url, settings)
-        background = [asyncio.create_task(keep_documents_current(database, app.state.schema_ready))]
-        if settings.reminders_enabled:
-            background.append(asyncio.create_task(run_scheduler(
-                database, app.state.schema_ready, settings.reminder_poll_interval,
-                settings.notification_retention_days)))  # fmt: skip
+        background = _beside_requests(app, database, settings)
         try:
             gauges = pool_gauges(database.stats) if settings.metrics_enabled else nullcontext()
             mcp_tasks = mcp_sessions.run() if mcp_sessions is not None else nullcontext()
@@ -120,6 +124,27 @@ def _lifespan(
             await jwks.aclose()
 
     return lifespan
+
+
+def _beside_requests(app: FastAPI, database: Database, settings: Settings) -> list[asyncio.Task[None]]:
+    """What every instance runs beside the requests, each waiting for the schema first."""
+    ready: asyncio.Event = app.state.schema_ready
+    relayed = settings.events_nats_url is not None
+    jobs = [
+        keep_documents_current(database, ready),
+        app.state.event_hub.run(),
+        run_upkeep(database, app.state.event_log, ready, settings.event_retention_hours, relayed=relayed),
+    ]
+    if settings.reminders_enabled:
+        jobs.append(
+            run_scheduler(
+                database, ready, settings.reminder_poll_interval, settings.notification_retention_days
+            )
+        )
+    if settings.events_nats_url is not None:
+        url = settings.events_nats_url.get_secret_value()
+        jobs.append(Relay(database, url, settings.events_nats_stream, settings.events_source).run(ready))
+    return [asyncio.create_task(job) for job in jobs]
 
 
 async def _start_migrating(app: FastAPI, url: URL, settings: Settings) -> asyncio.Task[None]:
@@ -158,6 +183,7 @@ def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSe
     app.include_router(tasks.router)
     app.include_router(tags.router)
     app.include_router(notifications.router)
+    app.include_router(events.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)

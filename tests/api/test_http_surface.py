@@ -58,6 +58,7 @@ EXPECTED_STATUSES = {
     ("get", "/api/{user_id}/notifications"): {"200"} | _ANY,
     ("post", "/api/{user_id}/notifications/{notification_id}/read"): {"200", "404"} | _ANY,
     ("post", "/api/{user_id}/notifications/read"): {"204"} | _ANY,
+    ("get", "/api/{user_id}/events"): {"200"} | _ANY,
 }
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+from sqlalchemy.engine import URL
+
+from todo_api.storage.urls import libpq_dsn
 
 from . import REPO
 from .auth import SECRET
@@ -125,3 +128,26 @@ def run_cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.Completed
         text=True,
         timeout=60,
     )
+
+
+@contextmanager
+def instances(count: int, url: URL, folder: Path, **extra: str) -> Iterator[list[Service]]:
+    """`count` instances of `python -m todo_api` on one database, each ready (`/ready`)."""
+    env = {"NEON_DATABASE_URL": libpq_dsn(url), "DATABASE_POOL_SIZE": "5", "DATABASE_MAX_OVERFLOW": "2"}
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        running = [
+            stack.enter_context(service(folder / "data", folder, folder / f"instance{n}.log", **env, **extra))
+            for n in range(count)
+        ]
+        for instance in running:
+            wait_until_ready(instance)
+        yield running
+
+
+def wait_until_ready(instance: Service, within: float = 30) -> None:
+    """Until `/ready` answers 200: the schema is migrated."""
+    deadline = time.monotonic() + within
+    while httpx.get(f"{instance.base_url}/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "not ready"
+        time.sleep(0.1)

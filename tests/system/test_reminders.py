@@ -4,8 +4,6 @@ import asyncio
 import signal
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,25 +16,11 @@ from todo_api.storage.urls import libpq_dsn
 
 from ..support.auth import auth, new_user
 from ..support.databases import new_database
-from ..support.launcher import Service, service
+from ..support.launcher import Service, instances
 
 pytestmark = pytest.mark.slow
 REMINDERS, WINDOW_SECONDS = 300, 10.0
 LEAD_SECONDS = 12.0  # 300 creates on three instances took over 4 s on a loaded CI machine
-
-
-@contextmanager
-def instances(count: int, url: URL, folder: Path) -> Iterator[list[Service]]:
-    """`count` instances of `python -m todo_api` on one database, each ready."""
-    env = {"NEON_DATABASE_URL": libpq_dsn(url), "DATABASE_POOL_SIZE": "5", "DATABASE_MAX_OVERFLOW": "2"}
-    with ExitStack() as stack:
-        running = [stack.enter_context(service(folder / "data", folder, None, **env)) for _ in range(count)]
-        for instance in running:
-            deadline = time.monotonic() + 30
-            while httpx.get(f"{instance.base_url}/ready", timeout=5).status_code != 200:
-                assert time.monotonic() < deadline, "not ready"
-                time.sleep(0.1)
-        yield running
 
 
 async def create_reminders(services: list[Service], user: str, times: list[datetime]) -> None:

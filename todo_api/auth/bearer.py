@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from ..observability.metrics import AUTH_FAILURES
 from .errors import KeysUnavailable, TokenError
-from .jwt import TokenVerifier
+from .jwt import TokenVerifier, VerifiedToken
 
 security_log = logging.getLogger("todo_api.security")
 FORBIDDEN = "You can only access your own tasks"
@@ -49,13 +49,18 @@ async def verified_user_id(request: Request, challenge: tuple[str, ...] = ()) ->
 
     `challenge` holds extra auth-params for the 401's `WWW-Authenticate` header.
     """
+    return (await verified_token(request, challenge)).subject
+
+
+async def verified_token(request: Request, challenge: tuple[str, ...] = ()) -> VerifiedToken:
+    """The request's bearer token, verified: its user and when it expires."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _refuse(request, "missing", challenge)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return (await verifier.verify(token)).subject
+        return await verifier.verify(token)
     except TokenError as error:
         raise _refuse(request, error.reason, challenge) from None
     except KeysUnavailable:
@@ -77,12 +82,14 @@ def log_other_user(request: Request) -> None:
 
 
 async def authenticate(request: Request) -> str:
-    """The caller's user id, from a verified bearer token that matches the `{user_id}` in the URL."""
-    user_id = await verified_user_id(request)
-    if request.path_params.get("user_id") != user_id:
+    """The caller's user id, from a verified bearer token that matches the `{user_id}` in the URL.
+    The token's expiry is kept in `request.state.token_expires_at` (a stream ends then)."""
+    token = await verified_token(request)
+    if request.path_params.get("user_id") != token.subject:
         log_other_user(request)
         raise HTTPException(status.HTTP_403_FORBIDDEN, FORBIDDEN)
-    return user_id
+    request.state.token_expires_at = token.expires_at
+    return token.subject
 
 
 class AuthenticatedRoute(APIRoute):

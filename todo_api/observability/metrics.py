@@ -79,6 +79,18 @@ AUTH_FAILURES = Counter(
 )
 JWKS_FETCHES = Counter("todo_api_jwks_fetches_total", "Fetches of Better Auth's JWKS", ["outcome"])
 REMINDERS_FIRED = Counter("todo_api_reminders_fired_total", "Reminders turned into notifications")
+EVENTS_WRITTEN = Gauge(
+    "todo_api_events_written", "Events written to the log so far (its latest id)", multiprocess_mode="max"
+)
+STREAMS_OPEN = Gauge("todo_api_event_streams_open", "Event streams open", multiprocess_mode="livesum")
+RELAY_PUBLISHED = Counter("todo_api_relay_published_total", "Events the relay published to NATS JetStream")
+RELAY_FAILED = Counter("todo_api_relay_failures_total", "Relay batches that failed (NATS away, no ack)")
+RELAY_LAG_EVENTS = Gauge(
+    "todo_api_relay_lag_events", "Events written but not yet published to NATS", multiprocess_mode="max"
+)
+RELAY_LAG_SECONDS = Gauge(
+    "todo_api_relay_lag_seconds", "Age of the oldest event not yet published to NATS", multiprocess_mode="max"
+)
 NOTIFICATIONS_PURGED = Counter(
     "todo_api_notifications_purged_total", "Notifications deleted after NOTIFICATION_RETENTION_DAYS"
 )
