@@ -2,6 +2,7 @@
 origin. The page signs up, takes its JWT from /api/auth/token, and calls the API (a real server
 process) cross-origin, as a Next.js page would, once with fetch's default credentials and once
 with `credentials: "include"`. Every answer, errors included, must be readable by the page.
+Another page reads the user's event stream with fetch() while the test changes tasks.
 """
 
 import html
@@ -10,9 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import URL
 
@@ -146,3 +151,81 @@ def test_a_cors_refusal_would_show_as_failed_to_fetch(report: dict[str, Any], cr
     assert "status" not in refused
     answered = [record for record in report["results"] if "error" in record]
     assert answered == [r for r in report["results"] if r["step"].startswith("control:")]
+
+
+def streams_open(api_url: str) -> float:
+    metrics = httpx.get(f"{api_url}/metrics").text
+    return sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("todo_api_event_streams_open")
+    )
+
+
+def change_a_task_with_a_reminder(api_url: str, user: str, token: str) -> None:
+    """Created, its reminder fired, completed, deleted: four events, in this order."""
+    headers, tasks = {"Authorization": f"Bearer {token}"}, f"{api_url}/api/{user}/tasks"
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    created = httpx.post(tasks, json={"title": "Water the plants", "remind_at": soon}, headers=headers)
+    assert created.status_code == 201, created.text
+    deadline = time.monotonic() + 20
+    while not httpx.get(f"{api_url}/api/{user}/notifications", headers=headers).json():
+        assert time.monotonic() < deadline, "the reminder did not fire"
+        time.sleep(0.2)
+    one = f"{tasks}/{created.json()['id']}"
+    assert httpx.patch(f"{one}/complete", headers=headers).status_code == 200
+    assert httpx.delete(one, headers=headers).status_code == 204
+
+
+def page_report(frontend_url: str, page: str, profile: Path, act: Callable[[], None]) -> dict[str, Any]:
+    """Run a page that stays open (no --dump-dom), `act` once it has a stream, and get its report."""
+    flags = [flag for flag in CHROMIUM_FLAGS if not flag.startswith(("--dump-dom", "--virtual-time"))]
+    browser = subprocess.Popen(
+        [chromium(), *flags, f"--user-data-dir={profile}", page], stderr=subprocess.DEVNULL
+    )
+    try:
+        act()
+        deadline = time.monotonic() + 30
+        while (report := httpx.get(f"{frontend_url}/test/report").json()["report"]) is None:
+            assert browser.poll() is None, "the browser quit without a report"
+            assert time.monotonic() < deadline, "the page sent no report"
+            time.sleep(0.2)
+        found: dict[str, Any] = report
+        return found
+    finally:
+        browser.terminate()
+        browser.wait(10)
+
+
+def test_a_page_reads_its_event_stream_with_fetch(tmp_path: Path, database_url: URL) -> None:
+    email = f"events-{time.time_ns()}@example.com"
+    with better_auth("EdDSA") as frontend:
+        token, user = frontend.mint(email)
+        external = libpq_dsn(database_url)
+        with service(
+            tmp_path / "data", tmp_path, NEON_DATABASE_URL=external, BETTER_AUTH_URL=frontend.base_url
+        ) as api:
+
+            def act() -> None:
+                deadline = time.monotonic() + 60
+                while streams_open(api.base_url) < 1:
+                    assert time.monotonic() < deadline, "the page opened no stream"
+                    time.sleep(0.2)
+                change_a_task_with_a_reminder(api.base_url, user, token)
+
+            query = f"api={api.base_url}&email={email}&password=correct-horse-9"
+            seen = page_report(
+                frontend.base_url, f"{frontend.base_url}/test/events.html?{query}", tmp_path / "p", act
+            )
+    assert "failed" not in seen, seen
+    assert (seen["origin"], seen["user"]) == (frontend.base_url, user)
+    events = seen["events"]
+    assert [event["type"] for event in events] == [
+        *["task.created", "notification.created", "task.completed", "task.deleted"]
+    ]
+    ids = [int(event["id"]) for event in events]
+    assert ids == sorted(set(ids))  # in order, none twice
+    task_id = events[0]["data"]["id"]
+    assert events[1]["data"]["task_id"] == events[2]["data"]["id"] == task_id
+    assert events[2]["data"]["completed"] is True
+    assert events[3]["data"] == {"id": task_id}

@@ -183,6 +183,7 @@ async function mint(auth, baseURL, body) {
   return [200, { token: tokenBody.token, userId: signed.user.id, sessionToken }];
 }
 
+let lastReport = null;
 let handle = (_req, res) => sendJson(res, 503, { error: "starting" });
 const server = http.createServer((req, res) => handle(req, res));
 
@@ -206,10 +207,22 @@ server.listen(requestedPort, "127.0.0.1", () => {
         });
       return;
     }
-    // GET /test/page.html: the page the browser test (tests/test_browser.py) loads, so that it
-    // runs on this origin, the frontend's, next to Better Auth's cookies.
-    if (path === "/test/page.html" && req.method === "GET") {
-      readFile(new URL("./page.html", import.meta.url))
+    // POST /test/report: a page that cannot end by itself (events.html keeps a stream open, which
+    // Chromium's --dump-dom does not wait for) leaves its report here; GET /test/report reads it.
+    if (path === "/test/report") {
+      if (req.method === "GET") return sendJson(res, 200, { report: lastReport });
+      readJson(req).then((body) => {
+        lastReport = body;
+        sendJson(res, 200, { stored: true });
+      });
+      return;
+    }
+    // GET /test/page.html and /test/events.html: the pages the browser tests (tests/system/
+    // test_browser*.py) load, so that they run on this origin, the frontend's, next to Better
+    // Auth's cookies.
+    const page = { "/test/page.html": "./page.html", "/test/events.html": "./events.html" }[path];
+    if (page && req.method === "GET") {
+      readFile(new URL(page, import.meta.url))
         .then((html) => {
           res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
           res.end(html);
