@@ -43,12 +43,13 @@ test: $(VENV)/.dev $(BETTER_AUTH) $(TS_CLIENT)  ## Run the whole test suite (TES
 test-fast: $(VENV)/.dev  ## The quick loop: unit and api tiers, the app in-process (no servers, browsers or containers)
 	$(PY) -m pytest tests/unit tests/api $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/ latest.md, mcp.md, scheduler.md (~15 min)
+bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/ latest.md, mcp.md, scheduler.md, streams.md (~17 min)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(PY) bench/run.py
 	$(PY) bench/mcp_cost.py
 	$(PY) bench/scheduler.py
+	$(PY) bench/streams.py
 
 bench-migration: $(VENV)/.dev  ## Time migration 0004 and its re-rendering on 1 000 000 tasks (~5 min)
 	$(PY) bench/migration.py
