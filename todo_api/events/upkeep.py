@@ -1,11 +1,12 @@
-"""The log's upkeep, in every instance once a minute: old events purged in batches, the gauge of events
-written kept current."""
+"""The upkeep, in every instance once a minute: old events and idempotency keys purged in batches, the
+gauge of events written kept current."""
 
 import asyncio
 import logging
 
 from ..db import Database, is_unavailable
 from ..observability.metrics import EVENTS_WRITTEN
+from ..tasks.idempotency import purge_idempotency_keys
 from .log import EventLog
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ async def run_upkeep(
     while True:
         try:
             await log.purge(retention_hours, relayed=relayed)
+            await purge_idempotency_keys(database)
             EVENTS_WRITTEN.set((await database.execute(LATEST_SQL, read=True))[0][0])
         except Exception as error:
             (logger.warning if is_unavailable(error) else logger.exception)(

@@ -66,9 +66,17 @@ class AddTaskArguments(BaseModel):
     remind_at: Annotated[RemindAt, Field(description=_REMIND_AT)] = None
     reminder_minutes_before: Annotated[ReminderMinutes, Field(description=_MINUTES)] = None
     user_id: UserId = None
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[\x21-\x7e]{1,255}$",
+            description="Optional, any 1-255 visible ASCII characters: calling again with the same key"
+            " and arguments within 24 h returns the task the first call created, never a second one.",
+        ),
+    ] = None
 
     def values(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"user_id"})
+        return self.model_dump(exclude={"user_id", "idempotency_key"})
 
 
 class ListTasksArguments(BaseModel):

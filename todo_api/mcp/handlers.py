@@ -11,6 +11,8 @@ from typing import Any, get_args
 import mcp.types as types
 
 from ..reminders.notifications import NotificationRepository
+from ..tasks.idempotency import IdempotencyKey, KeyInFlight, KeyReused
+from ..tasks.limits import QuotaExceeded
 from ..tasks.queries import ListQuery
 from ..tasks.repository import Task, TaskRepository
 from ..web.errors import TASK_NOT_FOUND
@@ -49,7 +51,16 @@ def _changed(task_json: str, result: type[TaskChange], verb: str) -> types.CallT
 
 
 async def add_task(stores: Stores, user_id: str, args: AddTaskArguments) -> types.CallToolResult:
-    task = await stores.tasks.create(user_id, args.values())
+    values = args.values()
+    key = None if args.idempotency_key is None else IdempotencyKey.of(args.idempotency_key, values)
+    try:
+        task = await stores.tasks.create(user_id, values, key)
+    except QuotaExceeded as refused:
+        raise ToolFailure(refused.detail) from None
+    except KeyInFlight:
+        raise ToolFailure("A call with this idempotency_key is still in progress; retry soon") from None
+    except KeyReused:
+        raise ToolFailure("This idempotency_key was used with different arguments") from None
     return _changed(task.json, TaskCreated, "Created")
 
 

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 
 from ..auth.bearer import AuthenticatedRoute
 from ..dependencies import CurrentUserId, Tasks
+from ..tasks.idempotency import IdempotencyKey, KeyInFlight, KeyReused
+from ..tasks.limits import QuotaExceeded
 from ..tasks.queries import ListQuery
 from ..tasks.repository import Task, TaskRepository, VersionMismatch
 from ..tasks.schemas import TaskCreate, TaskPatch, TaskRead, TaskUpdate
@@ -17,6 +19,7 @@ from ..web.listing import QUERY_PARAMETERS_OPENAPI, list_query, pagination_heade
 from ..web.responses import (
     AUTHENTICATED,
     BAD_BODY,
+    CREATE_REFUSED,
     LIST_HEADERS,
     NOT_FOUND,
     NOT_MODIFIED,
@@ -26,6 +29,17 @@ from ..web.responses import (
 )
 
 T = TypeVar("T")
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r'^"?[\x21-\x7e]{1,255}"?$',
+        description="Any 1-255 visible ASCII characters, unique per create: a retry with the same key"
+        " and body within 24 h gets the first answer again (the same task), never a second task.",
+    ),
+]
+KEY_IN_FLIGHT = "A request with this Idempotency-Key is still in progress; retry in a moment"
+KEY_REUSED = "This Idempotency-Key was used for a different request body"
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id.")]
 IfMatch = Annotated[
     str | None,
@@ -91,11 +105,22 @@ async def list_tasks(
     "",
     response_model=TaskRead,
     status_code=status.HTTP_201_CREATED,
-    responses=with_etag(status.HTTP_201_CREATED) | BAD_BODY,
-    summary="Create a task",
+    responses=with_etag(status.HTTP_201_CREATED) | BAD_BODY | CREATE_REFUSED,
+    summary="Create a task (retry-safe with an Idempotency-Key)",
 )
-async def create_task(user_id: CurrentUserId, task: TaskCreate, repository: Tasks) -> Response:
-    created = await _conditionally(repository.create(user_id, task.model_dump()))
+async def create_task(
+    user_id: CurrentUserId, task: TaskCreate, repository: Tasks, idempotency_key: IdempotencyKeyHeader = None
+) -> Response:
+    values = task.model_dump()
+    key = None if idempotency_key is None else IdempotencyKey.of(idempotency_key.strip('"'), values)
+    try:
+        created = await _conditionally(repository.create(user_id, values, key))
+    except QuotaExceeded as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, refused.detail) from None
+    except KeyInFlight:
+        raise HTTPException(status.HTTP_409_CONFLICT, KEY_IN_FLIGHT) from None
+    except KeyReused:
+        raise invalid("header", "Idempotency-Key", KEY_REUSED) from None
     return _task_response(created, status.HTTP_201_CREATED)
 
 

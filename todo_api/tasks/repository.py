@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from ..db import Database, Rows
 from ..models import PRIORITIES
+from .idempotency import IdempotencyKey, create_once
+from .limits import Quotas, exceeded
 from .queries import ListQuery, Page, list_params, list_sql
 from .statements import (
     CREATE_SQL,
@@ -24,6 +26,7 @@ from .statements import (
     GET_SQL,
     LIST_ALL_SQL,
     LOCK_SQL,
+    QUOTA_SQL,
     SUCCESSOR_SQL,
     TAGS_SQL,
     TIME_COLUMNS,
@@ -48,8 +51,9 @@ class VersionMismatch(Exception):
 
 
 class TaskRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, quotas: Quotas | None = None) -> None:
         self._database = database
+        self._quotas = quotas or Quotas()
 
     async def list_all(self, user_id: str) -> Page:
         """Every task, in creation order: the spec's plain list, on its fastest path."""
@@ -70,11 +74,29 @@ class TaskRepository:
         rows = await self._read(GET_SQL, {"user_id": user_id, "task_id": task_id})
         return Task(*rows[0]) if rows else None
 
-    async def create(self, user_id: str, values: Mapping[str, Any]) -> Task:
-        """A new task from validated values (`TaskCreate`'s fields; `completed` may be left out)."""
+    async def create(
+        self, user_id: str, values: Mapping[str, Any], key: IdempotencyKey | None = None
+    ) -> Task:
+        """A new task from validated values (`TaskCreate`'s fields; `completed` may be left out), under
+        the user's quotas (`QuotaExceeded`); with a key, the task that key created, if any."""
         params = _field_params(values) | apply(values).columns()
         params |= {"user_id": user_id, "completed": values.get("completed", False)}
-        return Task(*(await self._execute(CREATE_SQL, params))[0])
+        params |= {"max_tasks": self._quotas.tasks, "max_reminders": self._quotas.reminders}
+        if key is None:
+            return await self._created(await self._execute(CREATE_SQL, params), user_id)
+        async with self._database.transaction() as transaction:
+
+            async def create() -> tuple[str, int]:
+                task = await self._created(await transaction.execute(CREATE_SQL, params), user_id)
+                return task.json, task.version
+
+            return Task(*await create_once(transaction, user_id, key, create))
+
+    async def _created(self, rows: Rows, user_id: str) -> Task:
+        if rows:
+            return Task(*rows[0])
+        counts = await self._read(QUOTA_SQL, {"user_id": user_id})
+        raise exceeded(self._quotas, *counts[0])
 
     async def update(
         self, user_id: str, task_id: int, changes: Mapping[str, Any], if_match: list[int] | None = None

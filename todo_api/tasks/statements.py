@@ -7,6 +7,11 @@ as the ETag, and `If-Match` is checked inside the writing statement itself.
 
 # ruff: noqa: S608  (the SQL below is assembled from this module's constants, never from input)
 
+import re
+
+from sqlalchemy.dialects import postgresql
+
+from ..models import tasks
 from .queries import TASK_JSON
 
 _VERSION = "(extract(epoch FROM updated_at) * 1000000)::bigint"
@@ -32,8 +37,20 @@ LIST_ALL_SQL = (
 )
 GET_SQL = f"SELECT {_TASK} FROM tasks WHERE {_OWNED}"
 _CREATED = ("user_id", "title", "description", "completed", "priority", "tags", *TIME_COLUMNS)
-CREATE_SQL = f"""INSERT INTO tasks ({", ".join(_CREATED)})
-    VALUES ({", ".join(f"%({column})s" for column in _CREATED)}) RETURNING {_TASK}"""
+# A create under the user's quotas (migration 0007): the upsert locks the user's counts, and the
+# task is inserted only if they are under both limits (no row back: refused, nothing written).
+# Values from a SELECT take no type from their column, hence the casts.
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_TYPES = {c: re.sub(r"\(\d+\)", "", tasks.c[c].type.compile(dialect=_DIALECT)) for c in _CREATED}
+_TYPED = ", ".join(f"%({column})s::{_TYPES[column]}" for column in _CREATED)  # no length: never truncate
+CREATE_SQL = f"""WITH allowed AS (
+        INSERT INTO user_quotas AS q (user_id) VALUES (%(user_id)s)
+        ON CONFLICT (user_id) DO UPDATE SET tasks = q.tasks
+        WHERE q.tasks < %(max_tasks)s
+            AND (%(remind_at)s::timestamptz IS NULL OR q.reminders < %(max_reminders)s)
+        RETURNING 1)
+    INSERT INTO tasks ({", ".join(_CREATED)}) SELECT {_TYPED} FROM allowed RETURNING {_TASK}"""
+QUOTA_SQL = "SELECT tasks, reminders FROM user_quotas WHERE user_id = %(user_id)s"
 # One statement text for PUT and PATCH, prepared once: an unsent field keeps its value (NULL =
 # keep; `set_description` or `set_time` false = keep the description or every time column).
 _KEEP_TIME = ", ".join(f"{c} = CASE WHEN %(set_time)s THEN %({c})s ELSE {c} END" for c in TIME_COLUMNS)

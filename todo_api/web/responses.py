@@ -42,6 +42,12 @@ STALE: Responses = {
     )
 }
 BAD_BODY: Responses = {status.HTTP_400_BAD_REQUEST: error("The body is not valid JSON")}
+CREATE_REFUSED: Responses = {
+    status.HTTP_409_CONFLICT: error(
+        "A quota is reached (MAX_TASKS_PER_USER, MAX_REMINDERS_PER_USER), or a request with this"
+        " Idempotency-Key is still in flight; nothing was written"
+    )
+}
 
 
 def with_etag(status_code: int) -> Responses:
@@ -75,6 +81,16 @@ AUTHENTICATED: Responses = {
     ),
     status.HTTP_403_FORBIDDEN: error("The URL's user is not the token's"),
     status.HTTP_413_CONTENT_TOO_LARGE: error("The request body is over MAX_BODY_BYTES (64 KB)"),
+    status.HTTP_429_TOO_MANY_REQUESTS: error(
+        "Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token)",
+        {
+            "Retry-After": header("Seconds until a request is allowed again", "integer"),
+            "RateLimit-Policy": header(
+                'The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers)'
+            ),
+            "RateLimit": header('What is left of it, e.g. `"user";r=0;t=42`'),
+        },
+    ),
     status.HTTP_500_INTERNAL_SERVER_ERROR: error(
         "Unexpected error (details in the server log only)", model=ServerErrorResponse
     ),
