@@ -47,8 +47,9 @@ def event_cursor(
     summary="Stream my task and notification events (Server-Sent Events)",
     description=(
         "Messages: `id` (a cursor), `event` (`task.created`, `task.updated`, `task.completed`,"
-        " `task.reopened`, `task.deleted`, `notification.created`, `notification.read`) and `data` (the"
-        ' task or notification as the REST API returns it, or `{"id": ...}` for a deletion). When the'
+        " `task.reopened`, `task.deleted`, `notification.created`, `notification.read`, `user.erased`)"
+        ' and `data` (the task or notification as the REST API returns it, `{"id": ...}` for a deletion,'
+        ' `{"user_id": ...}` for an erasure). When the'
         " cursor is older than the kept events, the stream starts with `event: reset`: reload the list."
         " The stream ends when the token expires; reconnect with a fresh one and `Last-Event-ID`."
     ),

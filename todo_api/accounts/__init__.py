@@ -1,0 +1,1 @@
+"""What belongs to a user across every table: erasing all of it."""
