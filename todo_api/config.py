@@ -17,6 +17,9 @@ class ConfigError(ValueError):
     """A setting is missing or unusable; the message is one line, safe to print."""
 
 
+_RATE = r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?\s*$"  # `limits` notation: 600/minute
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -61,6 +64,14 @@ class Settings(BaseSettings):
     reminder_poll_interval: float = Field(default=1.0, gt=0, le=60)
     notification_retention_days: int = Field(default=30, ge=1)
 
+    # Abuse limits: each user's quotas (a create past one is a 409), and request rates (429).
+    max_tasks_per_user: int = Field(default=10_000, ge=1)
+    max_reminders_per_user: int = Field(default=1_000, ge=0)
+    rate_limit: str = Field(default="600/minute", pattern=_RATE)
+    unauthenticated_rate_limit: str = Field(default="60/minute", pattern=_RATE)
+    rate_limits_enabled: bool = True
+    redis_url: SecretStr | None = None
+
     # The event log: how long events are kept (streams resume within it), and the NATS JetStream relay.
     event_retention_hours: int = Field(default=24, ge=1)
     events_nats_url: SecretStr | None = None
@@ -81,6 +92,7 @@ class Settings(BaseSettings):
     @field_validator(
         "neon_database_url",
         "events_nats_url",
+        "redis_url",
         "better_auth_secret",
         "better_auth_jwks_url",
         "better_auth_issuer",

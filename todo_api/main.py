@@ -26,12 +26,14 @@ from .observability.metrics import METRICS_PATH, TelemetryMiddleware, metrics_re
 from .observability.request_id import REQUEST_ID_HEADER
 from .reminders.notifications import NotificationRepository
 from .reminders.scheduler import run_scheduler
-from .routes import events, health, notifications, tags, tasks
+from .routes import account, events, health, notifications, tags, tasks
 from .storage.migrate import upgrade_to_head
 from .tasks.backfill import keep_documents_current
+from .tasks.limits import Quotas
 from .tasks.repository import TaskRepository
 from .web.errors import install_error_handlers
 from .web.middleware import BodySizeLimitMiddleware, TrailingSlashMiddleware, UnexpectedErrorMiddleware
+from .web.rate_limits import RateLimitHeadersMiddleware, RateLimits
 from .web.responses import without_item_schemas
 
 logger = logging.getLogger("todo_api")
@@ -68,6 +70,9 @@ def create_app(settings: Settings, database_url: URL) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.token_verifier = _token_verifier(settings, jwks)
+    if settings.rate_limits_enabled:
+        redis = settings.redis_url.get_secret_value() if settings.redis_url else None
+        app.state.request_gate = RateLimits(settings.rate_limit, settings.unauthenticated_rate_limit, redis)
     fastapi_document = app.openapi
     app.openapi = lambda: without_item_schemas(fastapi_document())  # type: ignore[method-assign]
     _add_routes(app, settings, mcp_sessions)
@@ -107,7 +112,8 @@ def _lifespan(
         database = Database(database_url, settings)
         await database.open()
         app.state.database = database
-        app.state.repository = TaskRepository(database)
+        quotas = Quotas(settings.max_tasks_per_user, settings.max_reminders_per_user)
+        app.state.repository = TaskRepository(database, quotas)
         app.state.notifications = NotificationRepository(database)
         app.state.event_log, app.state.event_hub = EventLog(database), EventHub(database)
         migrator = await _start_migrating(app, database_url, settings)
@@ -184,6 +190,7 @@ def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSe
     app.include_router(tags.router)
     app.include_router(notifications.router)
     app.include_router(events.router)
+    app.include_router(account.router)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.add_route(METRICS_PATH, metrics_response, include_in_schema=False)
@@ -199,16 +206,35 @@ def _add_routes(app: FastAPI, settings: Settings, mcp_sessions: StreamableHTTPSe
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     """Innermost first: each `add_middleware` wraps what was added before it."""
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", *MCP_REQUEST_HEADERS],
+        allow_headers=[
+            *[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "Last-Event-ID",
+            ],
+            *MCP_REQUEST_HEADERS,
+        ],
         # WWW-Authenticate: a browser MCP client reads the resource metadata URL from a 401.
         expose_headers=[
-            *["ETag", "Link", "X-Total-Count", "Retry-After", REQUEST_ID_HEADER],
+            *[
+                "ETag",
+                "Link",
+                "X-Total-Count",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                REQUEST_ID_HEADER,
+            ],
             *["WWW-Authenticate", "Mcp-Session-Id"],
         ],
         # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`

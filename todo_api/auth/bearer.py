@@ -7,7 +7,7 @@ user's (401).
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
@@ -92,6 +92,14 @@ async def authenticate(request: Request) -> str:
     return token.subject
 
 
+class RequestGate(Protocol):
+    """What the app may check once a request's token is known (its rate limits); auth knows no more."""
+
+    async def admitted(self, request: Request, user_id: str) -> None: ...
+
+    async def refused(self, request: Request) -> None: ...
+
+
 class AuthenticatedRoute(APIRoute):
     """Authenticate before FastAPI reads and validates the body.
 
@@ -104,7 +112,16 @@ class AuthenticatedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def authenticated_handler(request: Request) -> Response:
-            request.state.user_id = await authenticate(request)
+            gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
+            try:
+                user_id = await authenticate(request)
+            except HTTPException as refusal:
+                if gate is not None and refusal.status_code == status.HTTP_401_UNAUTHORIZED:
+                    await gate.refused(request)  # may answer 429 instead
+                raise
+            if gate is not None:
+                await gate.admitted(request, user_id)
+            request.state.user_id = user_id
             return await handler(request)
 
         return authenticated_handler

@@ -84,6 +84,10 @@ EVENTS_WRITTEN = Gauge(
 )
 STREAMS_OPEN = Gauge("todo_api_event_streams_open", "Event streams open", multiprocess_mode="livesum")
 RELAY_PUBLISHED = Counter("todo_api_relay_published_total", "Events the relay published to NATS JetStream")
+RATE_LIMITED = Counter("todo_api_rate_limited_total", "Requests refused with 429", ["limit"])
+RATE_LIMITER_FAILURES = Counter(
+    "todo_api_rate_limiter_failures_total", "Checks that failed (Redis away): served unlimited"
+)
 RELAY_FAILED = Counter("todo_api_relay_failures_total", "Relay batches that failed (NATS away, no ack)")
 RELAY_LAG_EVENTS = Gauge(
     "todo_api_relay_lag_events", "Events written but not yet published to NATS", multiprocess_mode="max"
