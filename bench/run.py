@@ -72,7 +72,7 @@ SCENARIOS = [
     Scenario("extra: the old growing mix 70/20/10 (lists grow)", GROWING),
 ]
 # Features whose cost is measured on twin instances: the environment variable that turns each off.
-TWINS = {"metrics": "METRICS_ENABLED", "MCP": "MCP_ENABLED"}
+TWINS = {"metrics": "METRICS_ENABLED", "MCP": "MCP_ENABLED", "rate limits": "RATE_LIMITS_ENABLED"}
 # BENCH_ONLY=steady: the floor and the two steady mixes alone (to compare checkouts, BENCH_SERVICE_ROOT).
 STEADY_ONLY = [scenario for scenario in SCENARIOS if scenario.connections == CONNECTIONS][:4]
 
@@ -80,7 +80,7 @@ STEADY_ONLY = [scenario for scenario in SCENARIOS if scenario.connections == CON
 def main() -> None:
     # Stopped early (Ctrl-C, SIGTERM): unwind, so the servers and the database started here stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    only = os.environ.get("BENCH_ONLY")  # "metrics" or "MCP": only that feature's cost; or "steady"
+    only = os.environ.get("BENCH_ONLY")  # "metrics", "MCP", "rate limits": only that cost; or "steady"
     if only is not None and only not in {*TWINS, "steady"}:
         raise SystemExit(f"bench: BENCH_ONLY must be one of {', '.join(TWINS)}, steady")
     with database() as (url, database_label), tempfile.TemporaryDirectory() as work:

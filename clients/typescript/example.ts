@@ -36,9 +36,10 @@ export async function walkThrough(api: ReturnType<typeof todoClient>, userId: st
   const total: number = Number(listed.response.headers.get("X-Total-Count"));
   console.log(`${listed.data.length} of ${total}`, listed.response.headers.get("Link"));
 
-  // create, with a priority, tags and a due time given as wall-clock time in the user's zone
+  // create, with a priority, tags and a due time given as wall-clock time in the user's zone; the
+  // Idempotency-Key makes a retry after a lost answer return this same task, never a second one
   const created = await api.POST("/api/{user_id}/tasks", {
-    params: { path },
+    params: { path, header: { "Idempotency-Key": crypto.randomUUID() } },
     body: {
       title: "Buy groceries",
       description: "Milk, eggs",

@@ -14,7 +14,7 @@ export interface paths {
         /** List my tasks (every task in creation order, unless filtered, sorted or paged) */
         get: operations["list_tasks"];
         put?: never;
-        /** Create a task */
+        /** Create a task (retry-safe with an Idempotency-Key) */
         post: operations["create_task"];
         delete?: never;
         options?: never;
@@ -136,12 +136,32 @@ export interface paths {
         };
         /**
          * Stream my task and notification events (Server-Sent Events)
-         * @description Messages: `id` (a cursor), `event` (`task.created`, `task.updated`, `task.completed`, `task.reopened`, `task.deleted`, `notification.created`, `notification.read`) and `data` (the task or notification as the REST API returns it, or `{"id": ...}` for a deletion). When the cursor is older than the kept events, the stream starts with `event: reset`: reload the list. The stream ends when the token expires; reconnect with a fresh one and `Last-Event-ID`.
+         * @description Messages: `id` (a cursor), `event` (`task.created`, `task.updated`, `task.completed`, `task.reopened`, `task.deleted`, `notification.created`, `notification.read`, `user.erased`) and `data` (the task or notification as the REST API returns it, `{"id": ...}` for a deletion, `{"user_id": ...}` for an erasure). When the cursor is older than the kept events, the stream starts with `event: reset`: reload the list. The stream ends when the token expires; reconnect with a fresh one and `Last-Event-ID`.
          */
         get: operations["stream_events"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase all my data (tasks, reminders, notifications, events)
+         * @description In one transaction: every task, pending reminder, notification, event and Idempotency-Key record of the user. Other services hear of it as one `user.erased` event. Call it from the frontend's server when the account is deleted (Better Auth's `deleteUser.beforeDelete`). Erasing again is still a 204.
+         */
+        delete: operations["erase_my_data"];
         options?: never;
         head?: never;
         patch?: never;
@@ -711,6 +731,21 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error (details in the server log only) */
             500: {
                 headers: {
@@ -736,7 +771,10 @@ export interface operations {
     create_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1-255 visible ASCII characters, unique per create: a retry with the same key and body within 24 h gets the first answer again (the same task), never a second task. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 /** @description The user whose tasks these are. It must equal the token's user (else 403). */
                 user_id: string;
@@ -789,6 +827,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A quota is reached (MAX_TASKS_PER_USER, MAX_REMINDERS_PER_USER), or a request with this Idempotency-Key is still in flight; nothing was written */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request body is over MAX_BODY_BYTES (64 KB) */
             413: {
                 headers: {
@@ -805,6 +852,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -911,6 +973,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -1034,6 +1111,21 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error (details in the server log only) */
             500: {
                 headers: {
@@ -1136,6 +1228,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -1259,6 +1366,21 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error (details in the server log only) */
             500: {
                 headers: {
@@ -1367,6 +1489,21 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error (details in the server log only) */
             500: {
                 headers: {
@@ -1446,6 +1583,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -1532,6 +1684,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -1626,6 +1793,21 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error (details in the server log only) */
             500: {
                 headers: {
@@ -1703,6 +1885,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */
@@ -1790,6 +1987,115 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error (details in the server log only) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+            /** @description The database (or Better Auth's JWKS) is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerErrorResponse"];
+                };
+            };
+        };
+    };
+    erase_my_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user whose tasks these are. It must equal the token's user (else 403). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    /** @description `Bearer` (with `error="invalid_token"` when it expired) */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The URL's user is not the token's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over MAX_BODY_BYTES (64 KB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Over RATE_LIMIT (per user) or UNAUTHENTICATED_RATE_LIMIT (per address, without a valid token) */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again */
+                    "Retry-After": number;
+                    /** @description The limit, e.g. `"user";q=600;w=60` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy": string;
+                    /** @description What is left of it, e.g. `"user";r=0;t=42` */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error (details in the server log only) */

@@ -45,10 +45,10 @@ async def test_other_origins_are_not_allowed(client: httpx.AsyncClient, origin: 
 
 
 # Every task operation can also answer 401, 403, 413 (any body over the limit), 500 and 503.
-_ANY = {"401", "403", "413", "422", "500", "503"}
+_ANY = {"401", "403", "413", "422", "429", "500", "503"}
 EXPECTED_STATUSES = {
     ("get", "/api/{user_id}/tasks"): {"200"} | _ANY,
-    ("post", "/api/{user_id}/tasks"): {"201", "400"} | _ANY,
+    ("post", "/api/{user_id}/tasks"): {"201", "400", "409"} | _ANY,
     ("get", "/api/{user_id}/tasks/{task_id}"): {"200", "304", "404"} | _ANY,
     ("put", "/api/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412"} | _ANY,
     ("patch", "/api/{user_id}/tasks/{task_id}"): {"200", "400", "404", "412"} | _ANY,
@@ -59,6 +59,7 @@ EXPECTED_STATUSES = {
     ("post", "/api/{user_id}/notifications/{notification_id}/read"): {"200", "404"} | _ANY,
     ("post", "/api/{user_id}/notifications/read"): {"204"} | _ANY,
     ("get", "/api/{user_id}/events"): {"200"} | _ANY,
+    ("delete", "/api/{user_id}"): {"204"} | _ANY,
 }
 
 

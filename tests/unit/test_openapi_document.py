@@ -50,7 +50,7 @@ def test_every_path_parameter_is_declared_and_user_id_says_it_is_the_tokens(spec
             assert user_id["required"] is True
             assert user_id["schema"]["type"] == "string"
             assert "must equal the token's user" in user_id["description"]
-    assert task_operations == 12  # the seven task operations, /tags, three on notifications, /events
+    assert task_operations == 13  # the seven task operations, /tags, three on notifications, /events, erasure
 
 
 def headers_of(operation: dict[str, Any], status: str) -> set[str]:
