@@ -165,7 +165,7 @@ def inserts_waiting_on_a_lock(url: URL) -> int:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            " AND query ILIKE 'INSERT INTO tasks%'"
+            " AND query ILIKE '%INSERT INTO tasks (%'"
         ).fetchone()
     assert row is not None
     return int(row[0])

@@ -132,7 +132,10 @@ async def test_initialize_and_list_the_five_tools_with_their_schemas(api: Servic
     assert set(tools) == TOOLS
     inputs = {name: tool.input_schema for name, tool in tools.items()}
     assert {name: set(schema["properties"]) for name, schema in inputs.items()} == {
-        "add_task": {"title", "description", "priority", "tags", "due_date", "time_zone", *TIMES, "user_id"},
+        "add_task": {
+            *("title", "description", "priority", "tags", "due_date", "time_zone", *TIMES),
+            *("user_id", "idempotency_key"),
+        },
         "list_tasks": {
             *("status", "priority", "tag", "due_before", "due_after", "overdue", "search", "sort", "user_id")
         },
