@@ -128,3 +128,15 @@ async def test_redis_going_down_fails_open_and_is_counted(database_url: URL) -> 
     failures = re.search(r"^todo_api_rate_limiter_failures_total (\S+)", metrics, re.MULTILINE)
     assert failures is not None
     assert float(failures.group(1)) >= 1
+
+
+async def test_mcp_calls_count_against_the_same_user_limit(database_url: URL) -> None:
+    user = new_user()
+    async with limited_app(database_url, rate_limit="2/hour") as client:
+        for _ in range(2):
+            assert (await client.get(f"/api/{user}/tasks", headers=auth(user))).status_code == 200
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        headers = auth(user) | {"Accept": "application/json, text/event-stream"}
+        refused = await client.post("/mcp", json=call, headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit"].startswith('"user";r=0;')

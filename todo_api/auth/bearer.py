@@ -6,7 +6,7 @@ user's (401).
 """
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from fastapi import HTTPException, Request, Response, status
@@ -100,6 +100,21 @@ class RequestGate(Protocol):
     async def refused(self, request: Request) -> None: ...
 
 
+async def through_gate(request: Request, verify: Callable[[], Awaitable[str]]) -> str:
+    """`verify()`'s user id, past the app's `request_gate` when it has one: a 401 is first counted
+    against the caller's address, and an admitted user against theirs (either may answer 429)."""
+    gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
+    try:
+        user_id = await verify()
+    except HTTPException as refusal:
+        if gate is not None and refusal.status_code == status.HTTP_401_UNAUTHORIZED:
+            await gate.refused(request)
+        raise
+    if gate is not None:
+        await gate.admitted(request, user_id)
+    return user_id
+
+
 class AuthenticatedRoute(APIRoute):
     """Authenticate before FastAPI reads and validates the body.
 
@@ -112,16 +127,7 @@ class AuthenticatedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def authenticated_handler(request: Request) -> Response:
-            gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
-            try:
-                user_id = await authenticate(request)
-            except HTTPException as refusal:
-                if gate is not None and refusal.status_code == status.HTTP_401_UNAUTHORIZED:
-                    await gate.refused(request)  # may answer 429 instead
-                raise
-            if gate is not None:
-                await gate.admitted(request, user_id)
-            request.state.user_id = user_id
+            request.state.user_id = await through_gate(request, lambda: authenticate(request))
             return await handler(request)
 
         return authenticated_handler

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Receive, Scope, Send
 
-from ..auth.bearer import verified_user_id
+from ..auth.bearer import through_gate, verified_user_id
 from .tools import create_server
 
 MCP_PATH = "/mcp"
@@ -51,7 +51,7 @@ class McpEndpoint:
             return
         metadata = f'resource_metadata="{_base_url(request)}{METADATA_PATH}{MCP_PATH}"'
         try:
-            user_id = await verified_user_id(request, (metadata,))
+            user_id = await through_gate(request, lambda: verified_user_id(request, (metadata,)))
         except HTTPException as refusal:
             response = JSONResponse({"detail": refusal.detail}, refusal.status_code, refusal.headers)
             await response(scope, receive, send)
