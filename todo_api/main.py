@@ -40,6 +40,16 @@ logger = logging.getLogger("todo_api")
 
 # What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
 MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
+CORS_REQUEST_HEADERS = [
+    *["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+    *MCP_REQUEST_HEADERS,
+]
+# Readable by a page: the task headers, the rate limits, the request id, and for MCP clients the
+# 401's WWW-Authenticate (it names the resource metadata) and the session id.
+CORS_EXPOSED_HEADERS = [
+    *["ETag", "Link", "X-Total-Count", "Retry-After", "RateLimit", "RateLimit-Policy", REQUEST_ID_HEADER],
+    *["WWW-Authenticate", "Mcp-Session-Id"],
+]
 _PLACEHOLDER_SECRET = "placeholder-secret-only-to-build-the-document"  # noqa: S105 (never verifies anything)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -213,30 +223,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=[
-            *[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "If-None-Match",
-                "Idempotency-Key",
-                "Last-Event-ID",
-            ],
-            *MCP_REQUEST_HEADERS,
-        ],
-        # WWW-Authenticate: a browser MCP client reads the resource metadata URL from a 401.
-        expose_headers=[
-            *[
-                "ETag",
-                "Link",
-                "X-Total-Count",
-                "Retry-After",
-                "RateLimit",
-                "RateLimit-Policy",
-                REQUEST_ID_HEADER,
-            ],
-            *["WWW-Authenticate", "Mcp-Session-Id"],
-        ],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
         # Bearer tokens need no cookies, but a frontend that fetches with `credentials: "include"`
         # everywhere must keep working (SC-005); the origin list is explicit, never "*".
         allow_credentials=True,

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from ..db import Database
 
-_FIELDS = "id, user_id, type, subject, data, created_at"
+EVENT_FIELDS = "id, user_id, type, subject, data, created_at"  # an `Event`, in order
 AFTER_SQL = (
-    f"SELECT {_FIELDS} FROM events WHERE user_id = %(user_id)s AND id > %(after)s ORDER BY id LIMIT 500"
+    f"SELECT {EVENT_FIELDS} FROM events WHERE user_id = %(user_id)s AND id > %(after)s ORDER BY id LIMIT 500"
 )
 LATEST_SQL = "SELECT coalesce(max(id), 0) FROM events WHERE user_id = %(user_id)s"
 HORIZON_SQL = "SELECT purged_through FROM event_log"

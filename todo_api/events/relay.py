@@ -23,7 +23,7 @@ from nats.js.errors import NotFoundError
 
 from ..db import Database
 from ..observability.metrics import RELAY_FAILED, RELAY_LAG_EVENTS, RELAY_LAG_SECONDS, RELAY_PUBLISHED
-from .log import Event
+from .log import EVENT_FIELDS, Event
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ IDLE_SECONDS = 0.2
 LAG_EVERY_SECONDS = 1.0
 SUBJECT_PREFIX = "todo"  # todo.task.completed, todo.notification.created, todo.user.erased
 LEASE_SQL = "SELECT 1 FROM event_log FOR UPDATE SKIP LOCKED"
-UNPUBLISHED_SQL = """SELECT id, user_id, type, subject, data, created_at FROM events
-    WHERE published_at IS NULL ORDER BY id LIMIT %(batch)s"""
+UNPUBLISHED_SQL = f"""SELECT {EVENT_FIELDS} FROM events
+    WHERE published_at IS NULL ORDER BY id LIMIT %(batch)s"""  # noqa: S608 (the module's constants)
 MARK_SQL = "UPDATE events SET published_at = now() WHERE id = ANY(%(ids)s)"
 LAG_SQL = """SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
     FROM events WHERE published_at IS NULL"""

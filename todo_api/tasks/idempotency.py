@@ -26,7 +26,7 @@ STORE_SQL = """INSERT INTO idempotency_keys (user_id, key, fingerprint, body, ve
     ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, body = EXCLUDED.body,
         version = EXCLUDED.version, created_at = now()"""
 PURGE_SQL = """DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys
-    WHERE created_at < now() - make_interval(hours => %(hours)s) LIMIT 1000))"""
+    WHERE created_at < now() - make_interval(hours => %(hours)s) LIMIT 1000)) RETURNING 1"""
 
 
 class KeyInFlight(Exception):
@@ -83,5 +83,5 @@ async def _stored(
 
 async def purge_idempotency_keys(database: Database) -> None:
     """Keys past their 24 hours, a batch at a time."""
-    while await database.execute(PURGE_SQL + " RETURNING 1", {"hours": KEPT_HOURS}):
+    while await database.execute(PURGE_SQL, {"hours": KEPT_HOURS}):
         pass
