@@ -360,12 +360,12 @@ export interface components {
             time_zone?: components["schemas"]["TimeZoneName"];
             /**
              * Recurrence
-             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null, "none" or "": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
              * @example weekly
              * @example FREQ=MONTHLY;BYMONTHDAY=-1
              * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
              */
-            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none" | "") | string | null;
             /**
              * Remind At
              * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.
@@ -424,12 +424,12 @@ export interface components {
             time_zone?: components["schemas"]["TimeZoneName"];
             /**
              * Recurrence
-             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null, "none" or "": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
              * @example weekly
              * @example FREQ=MONTHLY;BYMONTHDAY=-1
              * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
              */
-            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none" | "") | string | null;
             /**
              * Remind At
              * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.
@@ -578,12 +578,12 @@ export interface components {
             time_zone?: components["schemas"]["TimeZoneName"];
             /**
              * Recurrence
-             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null or "none": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
+             * @description How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case and any order are accepted. null, "none" or "": no recurrence. It needs a due_date. Also accepted as `recurrence_pattern` or `recurrence_rule`.
              * @example weekly
              * @example FREQ=MONTHLY;BYMONTHDAY=-1
              * @example FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH
              */
-            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none") | string | null;
+            recurrence?: ("daily" | "weekly" | "monthly" | "yearly" | "none" | "") | string | null;
             /**
              * Remind At
              * @description When to remind: a date-time (without an offset: wall-clock time in `time_zone`); one that has passed fires at once. Or give reminder_minutes_before instead. null: no reminder.

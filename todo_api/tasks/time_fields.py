@@ -79,7 +79,7 @@ Recurrence = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "enum": [*_WORDS, "none"]},
+                {"type": "string", "enum": [*_WORDS, "none", ""]},
                 {"type": "string", "pattern": RRULE_PATTERN},
                 {"type": "null"},
             ],
@@ -87,7 +87,7 @@ Recurrence = Annotated[
                 'How the task repeats: "daily", "weekly", "monthly" or "yearly", or an RFC 5545 RRULE with'
                 " FREQ (DAILY, WEEKLY, MONTHLY, YEARLY) and any of INTERVAL, BYDAY, BYMONTHDAY (negative"
                 " counts from the end of the month), BYMONTH, COUNT or UNTIL; an `RRULE:` prefix, any case"
-                ' and any order are accepted. null or "none": no recurrence. It needs a due_date. Also'
+                ' and any order are accepted. null, "none" or "": no recurrence. It needs a due_date. Also'
                 " accepted as `recurrence_pattern` or `recurrence_rule`."
             ),
             "examples": ["weekly", "FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH"],
