@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast bench bench-migration token migrate lint format lock client clean
+.PHONY: help run test test-fast bench profile bench-migration token migrate lint format lock client clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/ la
 	$(PY) bench/mcp_cost.py
 	$(PY) bench/scheduler.py
 	$(PY) bench/streams.py
+
+profile: $(VENV)/.dev  ## Where a request's CPU goes: py-spy on the steady mix; writes bench/results/profile.md (~1 min)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "profile needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	$(PY) bench/profile.py
 
 bench-migration: $(VENV)/.dev  ## Time migration 0004 and its re-rendering on 1 000 000 tasks (~5 min)
 	$(PY) bench/migration.py

@@ -1,0 +1,132 @@
+"""`make profile`: where a request's CPU goes, sampled by py-spy while wrk runs the steady mix.
+
+Starts the service as `make bench` does (1 worker, BENCH_DATABASE_URL or an embedded PostgreSQL),
+seeds the same users, and records the server with py-spy during one wrk run. Each sample is charged
+to the innermost frame that belongs to a known layer (uvicorn, Starlette, FastAPI, Pydantic, psycopg,
+the token check, the service's own modules...): a C call counts for the Python frame that made it.
+Writes the split, and the busiest functions, to bench/results/profile.md (BENCH_PROFILE_OUT), and
+the collapsed stacks beside it (profile.folded: speedscope and flamegraph.pl read them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import ROOT, database, server, service_env, wrk
+from bench.seed import ORGANIZED, bench_users, seed
+from tests.support.ports import free_port
+
+MIX = os.environ.get("BENCH_PROFILE_MIX", "list=70,create=10,remove=10,get=10")  # the steady mix
+SECONDS = int(os.environ.get("BENCH_PROFILE_SECONDS", "15"))
+# (layer, pattern of a frame's file): the first match from the innermost frame outwards wins.
+LAYERS = [
+    ("token check (PyJWT, cryptography)", r"(^|/)(jwt|cryptography)/"),
+    ("psycopg, psycopg_pool", r"(^|/)psycopg(_pool|_binary)?/"),
+    ("rate limiter (limits, redis)", r"(^|/)(limits|redis)/"),
+    ("metrics (prometheus_client)", r"(^|/)prometheus_client/"),
+    ("Pydantic", r"(^|/)pydantic(_core)?/"),
+    ("FastAPI", r"(^|/)fastapi/"),
+    ("Starlette", r"(^|/)starlette/"),
+    ("uvicorn (HTTP, transport)", r"(^|/)(uvicorn|h11|httptools)/"),
+    ("service: auth", r"(^|/)todo_api/auth/"),
+    ("service: web, routes, dependencies", r"(^|/)todo_api/(web|routes|dependencies)"),
+    ("service: observability", r"(^|/)todo_api/observability/"),
+    ("service: db, tasks", r"(^|/)todo_api/(db|tasks)"),
+    ("service: other", r"(^|/)todo_api/"),
+    ("logging", r"(^|/)logging/"),
+    ("asyncio (event loop)", r"(^|/)asyncio/"),
+]
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
+
+
+def layer_of(frames: list[str]) -> tuple[str, str]:
+    """The layer of a sample's stack (innermost frame first), and the frame it was charged to."""
+    for frame in frames:
+        match = _FRAME.match(frame)
+        path = match.group("file") if match else frame
+        for layer, pattern in LAYERS:
+            if re.search(pattern, path):
+                return layer, frame
+    return "other", frames[0] if frames else "?"
+
+
+def split(raw: str) -> tuple[Counter[str], Counter[str], int]:
+    """Samples per layer and per charged function, from py-spy's `raw` (collapsed stacks) output."""
+    layers: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))]
+        layer, frame = layer_of(frames[::-1])
+        layers[layer] += int(count)
+        functions[_short(frame)] += int(count)
+        total += int(count)
+    return layers, functions, total
+
+
+def _short(frame: str) -> str:
+    match = _FRAME.match(frame)
+    if match is None:
+        return frame
+    path = match.group("file")
+    for marker in ("site-packages/", "todo_api/", "lib/python3"):
+        if marker in path:
+            path = path[path.index(marker) :]
+            break
+    return f"{match.group('function')} ({path})"
+
+
+def report(layers: Counter[str], functions: Counter[str], total: int, requests: int, cpu_ms: float) -> str:
+    lines = [
+        f"# Profile of the mix {MIX} ({SECONDS} s, py-spy)",
+        "",
+        f"{requests:,} requests, server CPU {cpu_ms:.3f} ms per request, {total:,} samples.",
+        "",
+        "| layer | share of samples | ms per request |",
+        "|---|---:|---:|",
+    ]
+    for layer, count in layers.most_common():
+        lines.append(f"| {layer} | {count / total:.1%} | {cpu_ms * count / total:.3f} |")
+    lines += ["", "Busiest functions (their own samples, C calls included):", "",
+              "| function | share |", "|---|---:|"]  # fmt: skip
+    lines += [f"| `{name}` | {count / total:.1%} |" for name, count in functions.most_common(25)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    with database() as (url, _), tempfile.TemporaryDirectory() as work:
+        users_file, raw_file = Path(work) / "users.txt", Path(work) / "profile.txt"
+        port = free_port()
+        with server([sys.executable, "-m", "todo_api"], service_env(url, port), port, "/ready") as pid:
+            base_url = f"http://127.0.0.1:{port}"
+            seed(base_url, bench_users(f"bench-profile-{os.getpid()}", 50), 20, ORGANIZED, users_file)
+            wrk(port, MIX, users_file, "3s", pid, "warm-up", fields="organized")
+            record = [py_spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(SECONDS),
+                      "--format", "raw", "--output", str(raw_file), "--nonblocking"]  # fmt: skip
+            with subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as spy:
+                result = wrk(port, MIX, users_file, f"{SECONDS}s", pid, "profiled", fields="organized")
+                spy.wait(timeout=SECONDS + 30)
+        raw = raw_file.read_text()
+    layers, functions, total = split(raw)
+    text = report(layers, functions, total, result.requests, result.cpu_ms_per_request)
+    out = Path(os.environ.get("BENCH_PROFILE_OUT", ROOT / "bench" / "results" / "profile.md"))
+    out.write_text(text)
+    out.with_suffix(".folded").write_text(raw)  # collapsed stacks, for a flame graph (not committed)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
