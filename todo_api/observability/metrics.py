@@ -8,14 +8,13 @@
   `python -m todo_api` points `PROMETHEUS_MULTIPROC_DIR` at a folder shared by the workers, and
   `/metrics` adds them all up.
 
-One ASGI middleware does both, outermost, so it sees every answer (CORS preflights and errors too).
-The metric children are cached per label set: on the hot path a request costs two dict lookups, a
-counter increment and a histogram observation.
+The edge middleware (`web/edge.py`) does both, outermost, so it sees every answer (CORS preflights
+and errors too). The metric children are cached per label set: on the hot path a request costs two
+dict lookups, a counter increment and a histogram observation.
 """
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,10 +30,8 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from .request_id import REQUEST_ID_HEADER, request_id_from, reset_request_id, set_request_id
 
 METRICS_PATH = "/metrics"
 UNMATCHED_ROUTE = "unmatched"
@@ -104,41 +101,16 @@ BUILD_INFO = Gauge(
 BUILD_INFO.labels(__version__).set(1)
 
 
-class TelemetryMiddleware:
-    """Assigns the request id; counts and times the request unless metrics are off."""
+class RequestMetrics:
+    """Counts and times answered requests (the edge middleware calls `record` once per request)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
-        self.app = app
-        self.metrics = metrics
+    def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        request_id = request_id_from(scope)
-        header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
-        status = 500  # what the server sends if the app fails before answering
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        token = set_request_id(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            reset_request_id(token)
-            if self.metrics and scope["path"] != METRICS_PATH:
-                self._record(scope, status, time.perf_counter() - started)
-
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
-        template = str(getattr(scope.get("route"), "path", UNMATCHED_ROUTE))
+    def record(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        """`route` is the template of the route that took the request (None: none did)."""
+        method = method if method in _KNOWN_METHODS else "other"
+        template = route or UNMATCHED_ROUTE
         key = (method, template, status)  # bounded by the route table: so is this cache
         children = self._children.get(key)
         if children is None:

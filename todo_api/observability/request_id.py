@@ -4,8 +4,6 @@ import contextvars
 import os
 import re
 
-from starlette.types import Scope
-
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -16,14 +14,13 @@ def current_request_id() -> str | None:
     return _current.get()
 
 
-def request_id_from(scope: Scope) -> str:
-    """The client's `X-Request-ID` when it cannot forge or break a log line; otherwise a fresh id."""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SAFE.fullmatch(candidate):
-                return candidate
-            break
+def request_id_for(given: bytes | None) -> str:
+    """The client's `X-Request-ID` (`given`) when it cannot forge or break a log line; otherwise a
+    fresh id."""
+    if given is not None:
+        candidate = given.decode("latin-1")
+        if _SAFE.fullmatch(candidate):
+            return candidate
     return os.urandom(16).hex()  # 128 random bits, as a UUID has, cheaper than building a uuid4
 
 

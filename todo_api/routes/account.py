@@ -6,9 +6,14 @@ from ..accounts.erasure import erase_user
 from ..auth.bearer import AuthenticatedRoute
 from ..dependencies import CurrentUserId, require_schema
 from ..web.responses import AUTHENTICATED
+from . import operation_id
 
 router = APIRouter(
-    prefix="/api/{user_id}", tags=["account"], route_class=AuthenticatedRoute, responses=AUTHENTICATED
+    prefix="/api/{user_id}",
+    tags=["account"],
+    route_class=AuthenticatedRoute,
+    responses=AUTHENTICATED,
+    generate_unique_id_function=operation_id,
 )
 
 

@@ -17,12 +17,14 @@ from ..auth.bearer import AuthenticatedRoute
 from ..dependencies import CurrentUserId, EventSources
 from ..events.stream import user_events
 from ..web.responses import AUTHENTICATED, as_json
+from . import operation_id
 
 router = APIRouter(
     prefix="/api/{user_id}/events",
     tags=["events"],
     route_class=AuthenticatedRoute,
     responses=as_json(AUTHENTICATED),
+    generate_unique_id_function=operation_id,
 )
 _CURSOR = "The `id` of the last event received: the stream first sends every later one."
 _ID = r"^[0-9]{1,18}$"  # the ids this stream sends

@@ -7,8 +7,9 @@ from ..db import is_unavailable
 from ..dependencies import require_schema
 from ..web.errors import server_error
 from ..web.responses import ServerErrorResponse
+from . import operation_id
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], generate_unique_id_function=operation_id)
 
 NOT_READY = "The database is not reachable yet"
 

@@ -8,6 +8,7 @@ from ..auth.bearer import AuthenticatedRoute
 from ..dependencies import CurrentUserId, Notifications
 from ..reminders.schemas import NotificationRead
 from ..web.responses import AUTHENTICATED, error
+from . import operation_id
 
 NOTIFICATION_NOT_FOUND = "Notification not found"
 router = APIRouter(
@@ -15,6 +16,7 @@ router = APIRouter(
     tags=["notifications"],
     route_class=AuthenticatedRoute,
     responses=AUTHENTICATED,
+    generate_unique_id_function=operation_id,
 )
 NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The notification's id.")]
 

@@ -6,9 +6,14 @@ from ..auth.bearer import AuthenticatedRoute
 from ..dependencies import CurrentUserId, Tasks
 from ..tasks.schemas import TagCount
 from ..web.responses import AUTHENTICATED
+from . import operation_id
 
 router = APIRouter(
-    prefix="/api/{user_id}/tags", tags=["tasks"], route_class=AuthenticatedRoute, responses=AUTHENTICATED
+    prefix="/api/{user_id}/tags",
+    tags=["tasks"],
+    route_class=AuthenticatedRoute,
+    responses=AUTHENTICATED,
+    generate_unique_id_function=operation_id,
 )
 
 

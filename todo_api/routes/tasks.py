@@ -27,6 +27,7 @@ from ..web.responses import (
     UPDATE_RESPONSES,
     with_etag,
 )
+from . import operation_id
 
 T = TypeVar("T")
 IdempotencyKeyHeader = Annotated[
@@ -48,7 +49,11 @@ IfMatch = Annotated[
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the task still has this ETag.")]
 
 router = APIRouter(
-    prefix="/api/{user_id}/tasks", tags=["tasks"], route_class=AuthenticatedRoute, responses=AUTHENTICATED
+    prefix="/api/{user_id}/tasks",
+    tags=["tasks"],
+    route_class=AuthenticatedRoute,
+    responses=AUTHENTICATED,
+    generate_unique_id_function=operation_id,
 )
 
 

@@ -93,7 +93,7 @@ async def _database_error(request: Request, error: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Handlers for expected failures. They run inside the CORS middleware, so a browser can read
-    these errors too; anything else becomes a 500 in `UnexpectedErrorMiddleware`."""
+    these errors too; anything else becomes a 500 in `EdgeMiddleware`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request, status
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..observability.metrics import RATE_LIMITED, RATE_LIMITER_FAILURES
 
@@ -34,7 +33,7 @@ TOO_MANY = "Too many requests; retry after the number of seconds in Retry-After"
 BYPASS_SECONDS = 1.0  # after a Redis failure, how long requests skip it
 LEASES_PER_WINDOW = 20  # with Redis, an instance takes a window's requests in blocks of 1/20
 MAX_LEASES = 100_000
-STATE_KEY = "rate_limit_headers"
+STATE_KEY = "rate_limit_headers"  # where a verdict's fields wait for the edge to put them on the answer
 
 
 @dataclass(frozen=True)
@@ -126,26 +125,3 @@ def _headers(item: RateLimitItem, kind: str, remaining: int, reset: float, allow
     policy = f'"{kind}";q={item.amount};w={item.get_expiry()}'
     headers = {"RateLimit-Policy": policy, "RateLimit": f'"{kind}";r={max(0, remaining)};t={seconds}'}
     return headers if allowed else headers | {"Retry-After": str(seconds)}
-
-
-class RateLimitHeadersMiddleware:
-    """Puts the rate-limit fields of the request's verdict on its response, whatever answered it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            fields = scope.get("state", {}).get(STATE_KEY)
-            if message["type"] == "http.response.start" and fields:
-                existing = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in fields.items()]
-                extra = [(name, value) for name, value in extra if name not in existing]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
