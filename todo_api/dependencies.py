@@ -2,13 +2,13 @@
 
 Authentication itself lives in `auth.bearer`; `AuthenticatedRoute` runs it before the body is read,
 and `CurrentUserId` hands its result to the route (documenting the bearer scheme and the path's
-`user_id` in OpenAPI on the way).
+`user_id` in OpenAPI on the way, as one dependency).
 """
 
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, Security, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .auth.bearer import authenticate
@@ -17,28 +17,6 @@ from .events.log import EventLog
 from .reminders.notifications import NotificationRepository
 from .tasks.repository import TaskRepository
 from .web.errors import DATABASE_UNAVAILABLE
-
-
-class _DocumentedBearer(HTTPBearer):
-    """The bearer scheme, for the OpenAPI document only.
-
-    AuthenticatedRoute has already checked the token before dependencies run, so re-parsing the
-    header into a credentials model on every request would be work for nothing.
-    """
-
-    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
-        return None
-
-
-bearer_scheme = _DocumentedBearer(
-    scheme_name="HTTPBearer",
-    auto_error=False,
-    description=(
-        "A JWT from Better Auth: from its jwt plugin (EdDSA, ES256, ES512, RS256, PS256; keys from its"
-        " JWKS) or HS256 signed with BETTER_AUTH_SECRET. The user id is its `sub` claim (or the claim"
-        " the service's JWT_USER_ID_CLAIM names)."
-    ),
-)
 
 # Declared here, on the dependency every task route takes, so that every operation documents it.
 UrlUserId = Annotated[
@@ -51,16 +29,29 @@ UrlUserId = Annotated[
 ]
 
 
-async def current_user_id(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    _url_user_id: UrlUserId,
-) -> str:
-    # AuthenticatedRoute has already done the work (and compared the URL's user with the token's);
-    # `Security(bearer_scheme)` and `UrlUserId` only document the scheme and the path parameter in
-    # OpenAPI. On a route without it, authenticate here.
-    user_id: str | None = getattr(request.state, "user_id", None)
-    return user_id if user_id is not None else await authenticate(request)
+class _BearerUser(HTTPBearer):
+    """The caller's user id, and (as a security scheme) the bearer token in the OpenAPI document.
+
+    AuthenticatedRoute has already checked the token, and compared the URL's user with the token's,
+    before dependencies run; this hands its result over. One dependency, not three (the scheme, the
+    path parameter, the user): FastAPI solves each dependency on every request. On a route without
+    AuthenticatedRoute, it authenticates here.
+    """
+
+    async def __call__(self, request: Request, _url_user_id: UrlUserId) -> str:  # type: ignore[override]
+        user_id: str | None = getattr(request.state, "user_id", None)
+        return user_id if user_id is not None else await authenticate(request)
+
+
+current_user_id = _BearerUser(
+    scheme_name="HTTPBearer",
+    auto_error=False,
+    description=(
+        "A JWT from Better Auth: from its jwt plugin (EdDSA, ES256, ES512, RS256, PS256; keys from its"
+        " JWKS) or HS256 signed with BETTER_AUTH_SECRET. The user id is its `sub` claim (or the claim"
+        " the service's JWT_USER_ID_CLAIM names)."
+    ),
+)
 
 
 def require_schema(request: HTTPConnection) -> None:
@@ -89,7 +80,7 @@ async def event_sources(request: HTTPConnection) -> tuple[EventLog, EventHub]:
     return request.app.state.event_log, request.app.state.event_hub
 
 
-CurrentUserId = Annotated[str, Depends(current_user_id)]
+CurrentUserId = Annotated[str, Security(current_user_id)]
 Tasks = Annotated[TaskRepository, Depends(task_repository)]
 Notifications = Annotated[NotificationRepository, Depends(notification_repository)]
 EventSources = Annotated[tuple[EventLog, EventHub], Depends(event_sources)]
