@@ -137,8 +137,19 @@ class Database:
         return self.pool.get_stats()
 
     async def _run(self, sql: str, params: dict[str, Any] | None, deadline: float) -> Rows:
-        async with self._guarded(deadline) as conn:
+        # `_guarded`'s work, spelled out: the path of every single statement, without the cost of
+        # two context managers per request.
+        conn = await self._checkout(deadline)
+        watchdog = self._watch(conn, deadline)
+        try:
             return await _fetch(await conn.execute(sql, params))
+        except psycopg.Error as error:
+            if (failure := self._failure(error, conn, deadline)) is None:
+                raise
+            raise failure from _cause(error)
+        finally:
+            watchdog.cancel()
+            await self._give_back(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Transaction"]:
@@ -151,34 +162,37 @@ class Database:
     @asynccontextmanager
     async def _guarded(self, deadline: float) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection, with the deadline enforced and the driver's failures translated."""
-        async with self._connection(deadline) as conn:
-            # A frozen server answers nothing and times nothing out: at the deadline, shut the
-            # socket down so the statement fails now. (Cancelling the task instead would make
-            # psycopg wait up to 10 s more for the server to acknowledge the cancel.)
-            watchdog = asyncio.get_running_loop().call_later(
-                deadline - time.monotonic(), sever, conn.pgconn.socket
-            )
-            try:
-                yield conn
-            except psycopg.errors.QueryCanceled:
-                raise DatabaseUnavailable("timeout") from None  # the server's statement timeout
-            except psycopg.OperationalError as error:
-                if not conn.broken:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable("timeout") from error
-                raise ConnectionLost from error
-            finally:
-                watchdog.cancel()
-
-    @asynccontextmanager
-    async def _connection(self, deadline: float) -> AsyncIterator[AsyncConnection[Any]]:
         conn = await self._checkout(deadline)
+        watchdog = self._watch(conn, deadline)
         try:
             yield conn
+        except psycopg.Error as error:
+            if (failure := self._failure(error, conn, deadline)) is None:
+                raise
+            raise failure from _cause(error)
         finally:
-            self._returned_at[conn] = time.monotonic()
-            await self.pool.putconn(conn)  # a broken one is discarded and replaced by the pool
+            watchdog.cancel()
+            await self._give_back(conn)
+
+    def _watch(self, conn: AsyncConnection[Any], deadline: float) -> asyncio.TimerHandle:
+        # A frozen server answers nothing and times nothing out: at the deadline, shut the socket
+        # down so the statement fails now. (Cancelling the task instead would make psycopg wait up
+        # to 10 s more for the server to acknowledge the cancel.)
+        return asyncio.get_running_loop().call_later(deadline - time.monotonic(), sever, conn.pgconn.socket)
+
+    @staticmethod
+    def _failure(error: psycopg.Error, conn: AsyncConnection[Any], deadline: float) -> Exception | None:
+        """What a statement's failure means, when the database is to blame: the server's statement
+        timeout, or a connection that died under it (past the deadline: our watchdog)."""
+        if isinstance(error, psycopg.errors.QueryCanceled):
+            return DatabaseUnavailable("timeout")
+        if not isinstance(error, psycopg.OperationalError) or not conn.broken:
+            return None
+        return DatabaseUnavailable("timeout") if time.monotonic() >= deadline else ConnectionLost()
+
+    async def _give_back(self, conn: AsyncConnection[Any]) -> None:
+        self._returned_at[conn] = time.monotonic()
+        await self.pool.putconn(conn)  # a broken one is discarded and replaced by the pool
 
     async def _checkout(self, deadline: float) -> AsyncConnection[Any]:
         """A pooled connection not known to be dead, waiting at most until the request's deadline
@@ -241,6 +255,11 @@ class Transaction:
 
 async def _fetch(cursor: psycopg.AsyncCursor[Any]) -> Rows:
     return await cursor.fetchall() if cursor.description is not None else []
+
+
+def _cause(error: psycopg.Error) -> psycopg.Error | None:
+    """The timeout needs no cause in a traceback; a lost connection keeps the driver's error."""
+    return None if isinstance(error, psycopg.errors.QueryCanceled) else error
 
 
 def is_unavailable(error: BaseException) -> bool:
