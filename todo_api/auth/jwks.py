@@ -58,12 +58,15 @@ class JwksKeySource:
             if kid not in self._jwks:
                 # Our dependency is down, not the user's session: 503 rather than 401.
                 raise KeysUnavailable() if self._last_fetch_failed else TokenError("unknown_kid")
-        elif time.monotonic() - self._fetched_at > self._max_age:
-            self._refresh_in_background()
+        else:
+            self._refresh_if_stale()
         return self._key(kid, alg)
 
     def still_published(self, kid: str) -> bool:
-        """Whether the last JWKS fetched still lists this key (a removed key stops working)."""
+        """Whether the last JWKS fetched still lists this key. Asked for every cached token, so it
+        also starts the refresh when the keys are old: a removed key stops working at the next
+        fetch, whether its tokens were verified before or not."""
+        self._refresh_if_stale()
         return kid in self._jwks
 
     async def aclose(self) -> None:
@@ -134,6 +137,8 @@ class JwksKeySource:
             if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str) and jwk.get("use", "sig") == "sig"
         }
 
-    def _refresh_in_background(self) -> None:
-        if self._background is None or self._background.done():
+    def _refresh_if_stale(self) -> None:
+        if time.monotonic() - self._fetched_at > self._max_age and (
+            self._background is None or self._background.done()
+        ):
             self._background = asyncio.create_task(self._refetch())

@@ -5,6 +5,7 @@ Two paths, chosen by the token header's `alg`, each with a fixed allowlist:
 - EdDSA, ES256, ES512, RS256, PS256 with Better Auth's published keys (its `jwt` plugin).
 """
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -57,17 +58,21 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
         self._user_id_claim = user_id_claim
-        # token -> result; a hit is only used before the token's `exp` (see `verify`).
-        self._verified: dict[str, VerifiedToken] = {}
+        # SHA-256 of a token -> what verifying it found. Keyed by the hash, so that the process holds
+        # no bearer token after its request; a token has one subject, so no entry serves two users.
+        self._verified: dict[bytes, VerifiedToken] = {}
 
     async def verify(self, token: str) -> VerifiedToken:
-        cached = self._verified.get(token)
+        """The token's user and expiry. A token verified before is not checked again until its
+        `exp`, as long as the JWKS still publishes its key (see JwksKeySource.still_published)."""
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(key)
         if cached is not None and cached.expires_at > time.time() and self._key_still_valid(cached):
             return cached
         verified = await self._verify(token)
         if len(self._verified) >= _CACHE_SIZE:
             del self._verified[next(iter(self._verified))]  # evict the oldest entry
-        self._verified[token] = verified
+        self._verified[key] = verified
         return verified
 
     def _key_still_valid(self, verified: VerifiedToken) -> bool:
