@@ -28,6 +28,7 @@ from todo_api.storage.urls import libpq_dsn, to_psycopg_url  # noqa: E402
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 CONNECTIONS, BUSY_CONNECTIONS, THREADS = 50, 500, 2
 DURATION = os.environ.get("BENCH_DURATION", "10s")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))  # ABBA rounds of the paired scenarios
 
 
 @dataclass
@@ -46,6 +47,30 @@ class Result:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+
+def combined(rounds: list[Result]) -> Result:
+    """Rounds of one scenario as one row: totals for counts and CPU, the median round's percentiles."""
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    requests = sum(r.requests for r in rounds)
+    return Result(
+        name=rounds[0].name,
+        requests=requests,
+        seconds=sum(r.seconds for r in rounds),
+        p50_ms=median([r.p50_ms for r in rounds]),
+        p95_ms=median([r.p95_ms for r in rounds]),
+        p99_ms=median([r.p99_ms for r in rounds]),
+        failed=sum(r.failed for r in rounds),
+        cpu_ms_per_request=sum(r.cpu_ms_per_request * r.requests for r in rounds) / max(requests, 1),
+        postgres_cpu_ms_per_request=sum(r.postgres_cpu_ms_per_request * r.requests for r in rounds)
+        / max(requests, 1),
+        connections=rounds[0].connections,
+    )
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from bench.harness import BUSY_CONNECTIONS, CONNECTIONS, DURATION, THREADS, Result
+from bench.harness import BUSY_CONNECTIONS, CONNECTIONS, DURATION, ROUNDS, THREADS, Result
 
 _HEADER = (
     "| scenario | req/s | vs floor | p50 ms | p95 ms | p99 ms | p95 vs floor | p99 vs floor | errors "
@@ -14,10 +14,13 @@ _HEADER = (
 
 
 def scenario_table(results: list[Result], list_lengths: dict[str, float]) -> list[str]:
-    # Each row against the floor run with as many connections, in the same run.
-    floors = {r.connections: r for r in results if r.name.startswith("floor")}
+    # Each row against the latest floor row above it with as many connections: a paired row against
+    # the floor rounds it alternated with.
+    floors: dict[int, Result] = {}
     lines = [_HEADER, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
+        if r.name.startswith("floor"):
+            floors[r.connections] = r
         reference = floors[r.connections]
         length = list_lengths.get(r.name)
         cells = [
@@ -55,7 +58,11 @@ def render(
         f"{os.cpu_count()} CPUs shared by server, database and wrk. Ratios are to the floor with the same "
         "connection count, measured in the same run. PostgreSQL CPU counts every postgres process here.",
         "The steady mix is 70 % list, 10 % create, 10 % delete of a task created earlier in the run, 10 %"
-        " get one: lists keep their seeded 20 tasks. The growing mix (no deletes) is the old one, an extra.",
+        " get one: lists keep their seeded 20 tasks, each with a priority, two tags and a due date in a"
+        " time zone (creates send them too). The growing mix (no deletes) is the old one, an extra.",
+        f"Each steady row of the goals follows the floor it alternated with in {ROUNDS} ABBA rounds (floor,"
+        " service, service, floor) of the same length: counts and CPU are the rounds' totals, percentiles"
+        " the median round's. The rows after them ran once, against the floor rounds above them.",
         "",
         *scenario_table(results, list_lengths),
         "",
@@ -72,8 +79,8 @@ def render(
         "|---|---:|---:|---:|---|",
         *huge,
         "",
-        "Metrics and MCP, each on and off: the steady mix on two fresh instances of the service, one",
-        "with METRICS_ENABLED=false (or MCP_ENABLED=false), in ABBA order (off on on off, twice).",
+        "Metrics, MCP and rate limits, each on and off: the steady mix on two fresh instances of the",
+        "service, one with METRICS_ENABLED=false (or MCP_ENABLED, RATE_LIMITS_ENABLED), in ABBA order.",
         "",
         "| instance | requests | server CPU ms/req | errors |",
         "|---|---:|---:|---:|",
