@@ -254,7 +254,9 @@ class Transaction:
 
 
 async def _fetch(cursor: psycopg.AsyncCursor[Any]) -> Rows:
-    return await cursor.fetchall() if cursor.description is not None else []
+    # `rownumber`, not `description`: the same test (is there a result set?), without building a
+    # Column object per column on every statement.
+    return await cursor.fetchall() if cursor.rownumber is not None else []
 
 
 def _cause(error: psycopg.Error) -> psycopg.Error | None:
