@@ -132,7 +132,7 @@ QUERY_PARAMETERS_OPENAPI = [
 _PLAIN_LIST = ListParameters()
 
 
-async def list_query(request: Request) -> ListQuery | None:
+def list_query(request: Request) -> ListQuery | None:
     """The parsed query, or None for the plain list (no parameters: every task, creation order).
 
     Validated here rather than by declaring `ListParameters` as a FastAPI query model: FastAPI
