@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, database, server, service_env, wrk
+from bench.harness import ROOT, Result, database, same_flags, server, service_env, wrk
 from bench.seed import ORGANIZED, bench_users, seed
 from tests.support.ports import free_port
 
@@ -88,43 +88,79 @@ def _short(frame: str) -> str:
     return f"{match.group('function')} ({path})"
 
 
-def report(layers: Counter[str], functions: Counter[str], total: int, requests: int, cpu_ms: float) -> str:
+def report(profiles: dict[str, tuple[Counter[str], Counter[str], int, Result]]) -> str:
+    """The service's split beside the floor's, in CPU ms per request (py-spy's own cost included)."""
+    service, floor = profiles["service"], profiles["floor"]
     lines = [
-        f"# Profile of the mix {MIX} ({SECONDS} s, py-spy)",
+        f"# Profile of the mix {MIX} ({SECONDS} s, py-spy at 250 Hz), beside the floor's",
         "",
-        f"{requests:,} requests, server CPU {cpu_ms:.3f} ms per request, {total:,} samples.",
+        *(
+            f"- {name}: {r.requests:,} requests, server CPU {r.cpu_ms_per_request:.3f} ms per request, "
+            f"{total:,} samples"
+            for name, (_, _, total, r) in profiles.items()
+        ),
         "",
-        "| layer | share of samples | ms per request |",
-        "|---|---:|---:|",
+        "| layer | service: share | service ms/req | floor ms/req | difference |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for layer, count in layers.most_common():
-        lines.append(f"| {layer} | {count / total:.1%} | {cpu_ms * count / total:.3f} |")
-    lines += ["", "Busiest functions (their own samples, C calls included):", "",
+    for layer, count in service[0].most_common():
+        mine, theirs = _ms(service, layer), _ms(floor, layer)
+        lines.append(
+            f"| {layer} | {count / service[2]:.1%} | {mine:.3f} | {theirs:.3f} | {mine - theirs:+.3f} |"
+        )
+    lines += ["", "The service's busiest functions (their own samples, C calls included):", "",
               "| function | share |", "|---|---:|"]  # fmt: skip
-    lines += [f"| `{name}` | {count / total:.1%} |" for name, count in functions.most_common(25)]
+    lines += [f"| `{name}` | {count / service[2]:.1%} |" for name, count in service[1].most_common(25)]
     return "\n".join(lines) + "\n"
+
+
+def _ms(profile: tuple[Counter[str], Counter[str], int, Result], layer: str) -> float:
+    layers, _, total, result = profile
+    return result.cpu_ms_per_request * layers[layer] / max(total, 1)
+
+
+def profiled(py_spy: str, port: int, pid: int, mix: str, users_file: Path, raw_file: Path) -> Result:
+    """One wrk run of `mix` while py-spy records the server into `raw_file`."""
+    wrk(port, mix, users_file, "3s", pid, "warm-up", fields="organized")
+    record = [py_spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(SECONDS),
+              "--format", "raw", "--output", str(raw_file), "--nonblocking"]  # fmt: skip
+    with subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as spy:
+        result = wrk(port, mix, users_file, f"{SECONDS}s", pid, "profiled", fields="organized")
+        spy.wait(timeout=SECONDS + 30)
+    return result
 
 
 def main() -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    profiles = {}
     with database() as (url, _), tempfile.TemporaryDirectory() as work:
-        users_file, raw_file = Path(work) / "users.txt", Path(work) / "profile.txt"
-        port = free_port()
-        with server([sys.executable, "-m", "todo_api"], service_env(url, port), port, "/ready") as pid:
-            base_url = f"http://127.0.0.1:{port}"
-            seed(base_url, bench_users(f"bench-profile-{os.getpid()}", 50), 20, ORGANIZED, users_file)
-            wrk(port, MIX, users_file, "3s", pid, "warm-up", fields="organized")
-            record = [py_spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(SECONDS),
-                      "--format", "raw", "--output", str(raw_file), "--nonblocking"]  # fmt: skip
-            with subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as spy:
-                result = wrk(port, MIX, users_file, f"{SECONDS}s", pid, "profiled", fields="organized")
-                spy.wait(timeout=SECONDS + 30)
-        raw = raw_file.read_text()
-    layers, functions, total = split(raw)
-    text = report(layers, functions, total, result.requests, result.cpu_ms_per_request)
+        users_file = Path(work) / "users.txt"
+        port, floor_port = free_port(), free_port()
+        env = service_env(url, port)
+        with (
+            server([sys.executable, "-m", "todo_api"], env, port, "/ready") as pid,
+            server(same_flags("bench.floor:app", floor_port), env, floor_port, "/floor") as floor_pid,
+        ):
+            seed(
+                f"http://127.0.0.1:{port}",
+                bench_users(f"bench-profile-{os.getpid()}", 50),
+                20,
+                ORGANIZED,
+                users_file,
+            )
+            for name, target, mix in (
+                ("service", (port, pid), MIX),
+                ("floor", (floor_port, floor_pid), "floor=1"),
+            ):
+                raw_file = Path(work) / f"{name}.txt"
+                result = profiled(py_spy, *target, mix, users_file, raw_file)
+                profiles[name] = (*split(raw_file.read_text()), result)
+                if name == "service":
+                    raw = raw_file.read_text()
+    text = report(profiles)
     out = Path(os.environ.get("BENCH_PROFILE_OUT", ROOT / "bench" / "results" / "profile.md"))
     out.write_text(text)
-    out.with_suffix(".folded").write_text(raw)  # collapsed stacks, for a flame graph (not committed)
+    out.with_suffix(".folded").write_text(raw)  # the service's collapsed stacks, for a flame graph
     print(text)
 
 
