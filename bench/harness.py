@@ -144,9 +144,11 @@ def wrk(
     name: str,
     connections: int = CONNECTIONS,
     fields: str = "plain",
+    prefix: str = "/api/",
 ) -> Result:
     """One wrk run of the weighted `mix` (bench/load.lua), with the server's and PostgreSQL's CPU."""
     env = os.environ | {"BENCH_USERS": str(users_file), "BENCH_MIX": mix, "BENCH_FIELDS": fields}
+    env |= {"BENCH_PREFIX": prefix}
     # A request that waits longer than 10 s counts as an error (the service's own deadline is 16 s).
     command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}", "--timeout", "10s",
                "-s", str(ROOT / "bench" / "load.lua"), f"http://127.0.0.1:{port}"]  # fmt: skip

@@ -1,7 +1,8 @@
 -- wrk script: 50 users' bearer tokens in rotation, a weighted mix of operations.
 -- Env: BENCH_USERS (file, a line per user: "user_id token task_ids spare_task_ids", ids comma-separated),
 --      BENCH_MIX (weights, e.g. "list=70,create=10,remove=10,get=10"),
---      BENCH_FIELDS ("plain", or "organized": creates carry a priority, two tags and a due date).
+--      BENCH_FIELDS ("plain", or "organized": creates carry a priority, two tags and a due date),
+--      BENCH_PREFIX ("/api/", or "/floor/": the same requests to the floor app's copies of the routes).
 -- Run with 2 threads (-t2): the full-CRUD deletes are split by thread.
 -- "remove" deletes a task this thread created earlier in the run (the oldest first), so creates and
 -- removes together keep every list at its seeded length: a steady workload.
@@ -23,6 +24,7 @@ for name, weight in os.getenv("BENCH_MIX"):gmatch("(%a+)=(%d+)") do
   mix[#mix + 1] = { name = name, upto = total }
 end
 
+local prefix = os.getenv("BENCH_PREFIX") or "/api/"
 local counter = 0
 local body = '{"title":"Benchmark task","description":"created by wrk"}'
 if os.getenv("BENCH_FIELDS") == "organized" then
@@ -41,7 +43,7 @@ local function pick(list) return list[math.random(#list)] end
 request = function()
   counter = counter + 1
   local user = users[counter % #users + 1]
-  local base = "/api/" .. user.id .. "/tasks"
+  local base = prefix .. user.id .. "/tasks"
   local headers = { ["Authorization"] = user.auth }
   local roll, op = math.random(total), nil
   for _, entry in ipairs(mix) do
@@ -50,7 +52,7 @@ request = function()
   if op == "remove" then
     local task = table.remove(created, 1)
     if task then
-      return wrk.format("DELETE", "/api/" .. task.user.id .. "/tasks/" .. task.id, { ["Authorization"] = task.user.auth })
+      return wrk.format("DELETE", prefix .. task.user.id .. "/tasks/" .. task.id, { ["Authorization"] = task.user.auth })
     end
     op = "create" -- nothing of ours to remove yet
   end

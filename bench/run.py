@@ -71,6 +71,7 @@ class Scenario:
     target: str = "api"  # or "floor", "hello": the reference apps
     connections: int = CONNECTIONS
     users: str = "organized"  # whose tokens and tasks: "organized", "plain" or "eddsa" (organized)
+    prefix: str = "/api/"  # "/floor/": the floor app's copies of the task routes
 
 
 # The goals' scenarios: each alternates with the floor at its connection count.
@@ -80,6 +81,8 @@ PAIRED = [
     Scenario(f"steady, {BUSY_CONNECTIONS} connections (busy pool)", STEADY, connections=BUSY_CONNECTIONS),
 ]
 SINGLE = [
+    # What the steady mix costs on this stack before any of the service's own work: its statements alone.
+    Scenario("steady mix's statements alone, on the floor app", STEADY, "floor", prefix="/floor/"),
     Scenario("hello: FastAPI, no database", "hello=1", "hello"),
     Scenario("steady, plain tasks (title and description only)", STEADY, users="plain"),
     Scenario("list only", "list=1"),
@@ -212,8 +215,18 @@ def measure(run: Run, scenario: Scenario) -> Result:
             user.spare = ids
         write_users(users, users_file)
     fields = "plain" if scenario.users == "plain" else "organized"
-    result = wrk(port, scenario.mix, users_file, DURATION, pid, scenario.name, scenario.connections, fields)
-    if scenario.target == "api":
+    result = wrk(
+        port,
+        scenario.mix,
+        users_file,
+        DURATION,
+        pid,
+        scenario.name,
+        scenario.connections,
+        fields,
+        scenario.prefix,
+    )
+    if scenario.target == "api" or scenario.prefix == "/floor/":
         run.list_lengths[scenario.name] = average_list_length(run.base_url, users_file)
         remove_leftovers(run.database, users[0].user_id.rsplit("-", 1)[0])
     return result

@@ -79,9 +79,7 @@ class TaskRepository:
     ) -> Task:
         """A new task from validated values (`TaskCreate`'s fields; `completed` may be left out), under
         the user's quotas (`QuotaExceeded`); with a key, the task that key created, if any."""
-        params = _field_params(values) | apply(values).columns()
-        params |= {"user_id": user_id, "completed": values.get("completed", False)}
-        params |= {"max_tasks": self._quotas.tasks, "max_reminders": self._quotas.reminders}
+        params = create_parameters(user_id, values, self._quotas)
         if key is None:
             return await self._created(await self._execute(CREATE_SQL, params), user_id)
         async with self._database.transaction() as transaction:
@@ -171,6 +169,13 @@ class TaskRepository:
 
     async def _execute(self, sql: str, params: dict[str, Any]) -> Rows:
         return await self._database.execute(sql, params)
+
+
+def create_parameters(user_id: str, values: Mapping[str, Any], quotas: Quotas) -> dict[str, Any]:
+    """CREATE_SQL's parameters for a new task from validated values, under these quotas."""
+    params = _field_params(values) | apply(values).columns()
+    params |= {"user_id": user_id, "completed": values.get("completed", False)}
+    return params | {"max_tasks": quotas.tasks, "max_reminders": quotas.reminders}
 
 
 def _where(user_id: str, task_id: int, if_match: list[int] | None) -> dict[str, Any]:
