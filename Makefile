@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast bench profile bench-migration token migrate lint format lock client clean
+.PHONY: help run test test-fast bench profile bench-servers bench-migration token migrate lint format lock client clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ profile: $(VENV)/.dev  ## Where a request's CPU goes: py-spy on the steady mix; 
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "profile needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(PY) bench/profile.py
+
+bench-servers: $(VENV)/.dev  ## The service under uvicorn and under granian, side by side; writes bench/results/servers.md (~5 min)
+	$(PY) bench/servers.py
 
 bench-migration: $(VENV)/.dev  ## Time migration 0004 and its re-rendering on 1 000 000 tasks (~5 min)
 	$(PY) bench/migration.py
