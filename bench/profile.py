@@ -26,6 +26,9 @@ from bench.seed import ORGANIZED, bench_users, seed
 from tests.support.ports import free_port
 
 MIX = os.environ.get("BENCH_PROFILE_MIX", "list=70,create=10,remove=10,get=10")  # the steady mix
+# BENCH_PROFILE_FLOOR=statements: the floor app runs the mix's own statements (bench/floor.py), so that
+# the difference is the service's machinery alone; by default it runs its one trivial query.
+FLOOR = (MIX, "/floor/") if os.environ.get("BENCH_PROFILE_FLOOR") == "statements" else ("floor=1", "/api/")
 SECONDS = int(os.environ.get("BENCH_PROFILE_SECONDS", "15"))
 # (layer, pattern of a frame's file): the first match from the innermost frame outwards wins.
 LAYERS = [
@@ -92,7 +95,8 @@ def report(profiles: dict[str, tuple[Counter[str], Counter[str], int, Result]]) 
     """The service's split beside the floor's, in CPU ms per request (py-spy's own cost included)."""
     service, floor = profiles["service"], profiles["floor"]
     lines = [
-        f"# Profile of the mix {MIX} ({SECONDS} s, py-spy at 250 Hz), beside the floor's",
+        f"# Profile of the mix {MIX} ({SECONDS} s, py-spy at 250 Hz), beside the floor's"
+        + (" (the floor app running the mix's own statements)" if FLOOR[1] == "/floor/" else ""),
         "",
         *(
             f"- {name}: {r.requests:,} requests, server CPU {r.cpu_ms_per_request:.3f} ms per request, "
@@ -119,13 +123,15 @@ def _ms(profile: tuple[Counter[str], Counter[str], int, Result], layer: str) -> 
     return result.cpu_ms_per_request * layers[layer] / max(total, 1)
 
 
-def profiled(py_spy: str, port: int, pid: int, mix: str, users_file: Path, raw_file: Path) -> Result:
+def profiled(
+    py_spy: str, port: int, pid: int, mix: str, users_file: Path, raw_file: Path, prefix: str
+) -> Result:
     """One wrk run of `mix` while py-spy records the server into `raw_file`."""
-    wrk(port, mix, users_file, "3s", pid, "warm-up", fields="organized")
+    wrk(port, mix, users_file, "3s", pid, "warm-up", fields="organized", prefix=prefix)
     record = [py_spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(SECONDS),
               "--format", "raw", "--output", str(raw_file), "--nonblocking"]  # fmt: skip
     with subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as spy:
-        result = wrk(port, mix, users_file, f"{SECONDS}s", pid, "profiled", fields="organized")
+        result = wrk(port, mix, users_file, f"{SECONDS}s", pid, "profiled", fields="organized", prefix=prefix)
         spy.wait(timeout=SECONDS + 30)
     return result
 
@@ -148,12 +154,12 @@ def main() -> None:
                 ORGANIZED,
                 users_file,
             )
-            for name, target, mix in (
-                ("service", (port, pid), MIX),
-                ("floor", (floor_port, floor_pid), "floor=1"),
+            for name, target, mix, prefix in (
+                ("service", (port, pid), MIX, "/api/"),
+                ("floor", (floor_port, floor_pid), *FLOOR),
             ):
                 raw_file = Path(work) / f"{name}.txt"
-                result = profiled(py_spy, *target, mix, users_file, raw_file)
+                result = profiled(py_spy, *target, mix, users_file, raw_file, prefix)
                 profiles[name] = (*split(raw_file.read_text()), result)
                 if name == "service":
                     raw = raw_file.read_text()
