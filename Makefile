@@ -51,7 +51,7 @@ bench: $(VENV)/.dev  ## Load-test the service with wrk; writes bench/results/ la
 	$(PY) bench/scheduler.py
 	$(PY) bench/streams.py
 
-profile: $(VENV)/.dev  ## Where a request's CPU goes: py-spy on the steady mix; writes bench/results/profile.md (~1 min)
+profile: $(VENV)/.dev  ## Where a request's CPU goes: py-spy on the steady mix; writes bench/results/profile.md (~2 min)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "profile needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	$(PY) bench/profile.py

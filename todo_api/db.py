@@ -21,18 +21,35 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from .config import Settings
 from .observability.metrics import POOL_WAIT
 from .storage.connections import connection_options, is_readable, sever
+from .storage.errors import (
+    UNAVAILABLE_ERRORS,
+    ConnectionLost,
+    DatabaseUnavailable,
+    UnavailableKind,
+    is_unavailable,
+)
 from .storage.urls import libpq_dsn
+
+# What the rest of the service imports from here: the pool, and the failures (storage/errors.py).
+__all__ = [
+    "UNAVAILABLE_ERRORS",
+    "ConnectionLost",
+    "Database",
+    "DatabaseUnavailable",
+    "Rows",
+    "Transaction",
+    "is_unavailable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,39 +60,6 @@ DEADLINE_GRACE_SECONDS = 1.0
 DOWN_WAIT_SECONDS = 1.0
 
 Rows = list[tuple[Any, ...]]
-UnavailableKind = Literal["unavailable", "timeout", "saturated"]
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot serve this request right now: answered 503, never 500.
-
-    `kind` says why, for logs and metrics: `unavailable` (unreachable, or the connection died),
-    `timeout` (the statement ran past its deadline), `saturated` (every pooled connection stayed
-    busy until the request's deadline).
-    """
-
-    def __init__(self, kind: UnavailableKind) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-class ConnectionLost(DatabaseUnavailable):
-    """The connection died under a statement: a read may be retried once, a write never."""
-
-    def __init__(self) -> None:
-        super().__init__("unavailable")
-
-
-# Besides DatabaseUnavailable: a refused or dropped connection (psycopg's OperationalError, which
-# includes the statement timeout's QueryCanceled), and SQLAlchemy's wrappers of them (migrations).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    DatabaseUnavailable,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    ConnectionError,
-)
 
 
 class Database:
@@ -137,58 +121,16 @@ class Database:
         return self.pool.get_stats()
 
     async def _run(self, sql: str, params: dict[str, Any] | None, deadline: float) -> Rows:
-        # `_guarded`'s work, spelled out: the path of every single statement, without the cost of
-        # two context managers per request.
-        conn = await self._checkout(deadline)
-        watchdog = self._watch(conn, deadline)
-        try:
+        async with _Guarded(self, deadline) as conn:
             return await _fetch(await conn.execute(sql, params))
-        except psycopg.Error as error:
-            if (failure := self._failure(error, conn, deadline)) is None:
-                raise
-            raise failure from _cause(error)
-        finally:
-            watchdog.cancel()
-            await self._give_back(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Transaction"]:
         """Statements on one connection, committed together when the block ends (rolled back if it
         raises), all within one request's deadline. Never retried: it writes."""
         deadline = time.monotonic() + self._statement_deadline
-        async with self._guarded(deadline) as conn, conn.transaction():
+        async with _Guarded(self, deadline) as conn, conn.transaction():
             yield Transaction(conn)
-
-    @asynccontextmanager
-    async def _guarded(self, deadline: float) -> AsyncIterator[AsyncConnection[Any]]:
-        """A pooled connection, with the deadline enforced and the driver's failures translated."""
-        conn = await self._checkout(deadline)
-        watchdog = self._watch(conn, deadline)
-        try:
-            yield conn
-        except psycopg.Error as error:
-            if (failure := self._failure(error, conn, deadline)) is None:
-                raise
-            raise failure from _cause(error)
-        finally:
-            watchdog.cancel()
-            await self._give_back(conn)
-
-    def _watch(self, conn: AsyncConnection[Any], deadline: float) -> asyncio.TimerHandle:
-        # A frozen server answers nothing and times nothing out: at the deadline, shut the socket
-        # down so the statement fails now. (Cancelling the task instead would make psycopg wait up
-        # to 10 s more for the server to acknowledge the cancel.)
-        return asyncio.get_running_loop().call_later(deadline - time.monotonic(), sever, conn.pgconn.socket)
-
-    @staticmethod
-    def _failure(error: psycopg.Error, conn: AsyncConnection[Any], deadline: float) -> Exception | None:
-        """What a statement's failure means, when the database is to blame: the server's statement
-        timeout, or a connection that died under it (past the deadline: our watchdog)."""
-        if isinstance(error, psycopg.errors.QueryCanceled):
-            return DatabaseUnavailable("timeout")
-        if not isinstance(error, psycopg.OperationalError) or not conn.broken:
-            return None
-        return DatabaseUnavailable("timeout") if time.monotonic() >= deadline else ConnectionLost()
 
     async def _give_back(self, conn: AsyncConnection[Any]) -> None:
         self._returned_at[conn] = time.monotonic()
@@ -243,6 +185,44 @@ class Database:
         return "saturated"
 
 
+class _Guarded:
+    """A pooled connection for one request, with its deadline enforced and the driver's failures
+    translated, given back at the end. A class, not a generator-based context manager: every
+    statement takes this path, and a generator costs it two more frames each way."""
+
+    __slots__ = ("_conn", "_database", "_deadline", "_watchdog")
+
+    def __init__(self, database: Database, deadline: float) -> None:
+        self._database, self._deadline = database, deadline
+
+    async def __aenter__(self) -> AsyncConnection[Any]:
+        self._conn = conn = await self._database._checkout(self._deadline)
+        # A frozen server answers nothing and times nothing out: at the deadline, shut the socket
+        # down so the statement fails now. (Cancelling the task instead would make psycopg wait up
+        # to 10 s more for the server to acknowledge the cancel.)
+        delay = self._deadline - time.monotonic()
+        self._watchdog = asyncio.get_running_loop().call_later(delay, sever, conn.pgconn.socket)
+        return conn
+
+    async def __aexit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        self._watchdog.cancel()
+        try:
+            if isinstance(error, psycopg.Error) and (failure := self._failure(error)) is not None:
+                # The server's timeout needs no cause in a traceback; a lost connection keeps it.
+                raise failure from (None if isinstance(error, psycopg.errors.QueryCanceled) else error)
+        finally:
+            await self._database._give_back(self._conn)
+
+    def _failure(self, error: psycopg.Error) -> DatabaseUnavailable | None:
+        """What a statement's failure means, when the database is to blame: the server's statement
+        timeout, or a connection that died under it (past the deadline: our watchdog)."""
+        if isinstance(error, psycopg.errors.QueryCanceled):
+            return DatabaseUnavailable("timeout")
+        if not isinstance(error, psycopg.OperationalError) or not self._conn.broken:
+            return None
+        return DatabaseUnavailable("timeout") if time.monotonic() >= self._deadline else ConnectionLost()
+
+
 class Transaction:
     """The connection of a `Database.transaction()` block."""
 
@@ -257,18 +237,3 @@ async def _fetch(cursor: psycopg.AsyncCursor[Any]) -> Rows:
     # `rownumber`, not `description`: the same test (is there a result set?), without building a
     # Column object per column on every statement.
     return await cursor.fetchall() if cursor.rownumber is not None else []
-
-
-def _cause(error: psycopg.Error) -> psycopg.Error | None:
-    """The timeout needs no cause in a traceback; a lost connection keeps the driver's error."""
-    return None if isinstance(error, psycopg.errors.QueryCanceled) else error
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Errors meaning "the database cannot be reached right now" (503), as opposed to a bug (500).
-
-    Migrations go through SQLAlchemy, requests through psycopg; both count.
-    """
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, UNAVAILABLE_ERRORS)
