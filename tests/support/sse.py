@@ -51,6 +51,7 @@ class Reader:
         self.ended = asyncio.Event()
         self.arrived = asyncio.Event()  # set at each message, and at the end
         self.status = 0
+        self.headers = httpx.Headers()
 
     async def follow(
         self, http: httpx.AsyncClient, user: str, headers: dict[str, str], params: dict[str, str]
@@ -58,7 +59,7 @@ class Reader:
         """Read `/api/{user}/events` until it ends."""
         try:
             async with http.stream("GET", f"/api/{user}/events", params=params, headers=headers) as response:
-                self.status = response.status_code
+                self.status, self.headers = response.status_code, response.headers
                 self.opened.set()
                 if response.status_code == 200:
                     async for message in messages(response):

@@ -51,6 +51,9 @@ async def test_every_kind_of_change_is_an_event_in_order(api: Service, rest: htt
             await asyncio.sleep(0.1)
         await rest.post(f"/api/{user}/notifications/{found[0]['id']}/read", headers=auth(user))
         received = await reader.take(10, within=5)  # nine, and nothing more
+    assert reader.headers["content-type"].startswith("text/event-stream")
+    assert reader.headers["cache-control"] == "no-cache"
+    assert reader.headers["x-accel-buffering"] == "no"  # proxies such as nginx must not buffer it
     kinds = [message.event for message in received]
     assert kinds == [
         *["task.created", "task.updated", "task.completed", "task.created", "task.reopened", "task.deleted"],
