@@ -37,6 +37,7 @@ from .web.rate_limits import RateLimits
 from .web.responses import without_item_schemas
 
 logger = logging.getLogger("todo_api")
+STOP_TIMEOUT_SECONDS = 5  # at shutdown, for each background task to end its statement
 
 # What MCP clients send besides Authorization and Content-Type (a browser asks in its preflight).
 MCP_REQUEST_HEADERS = ["Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"]
@@ -136,12 +137,20 @@ def _lifespan(
                 _settle_the_heap()
                 yield
         finally:
-            for task in (migrator, *background):
-                task.cancel()
+            await _stop(migrator, *background)
             await database.close()
             await jwks.aclose()
 
     return lifespan
+
+
+async def _stop(*tasks: asyncio.Task[None]) -> None:
+    """Cancel, then wait (bounded) until each has finished: psycopg cancels a statement in flight on
+    the server, and a task left pending would be cancelled again at the loop's end, interrupting that
+    and closing the connection with a warning."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
 
 
 def _settle_the_heap() -> None:
